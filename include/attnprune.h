@@ -1,0 +1,187 @@
+/*
+ * attnprune.h — runtime-pruned (dynamically sparse) self-attention on CPUs.
+ *
+ * Usage: embed one line of text with a BERT-family sentence encoder.
+ *
+ *     struct ap_model_params mp = ap_model_default_params();
+ *     mp.n_threads = 2;
+ *     struct ap_model *model = NULL;
+ *     if (ap_model_load("models/all-MiniLM-L6-v2", mp, &model) != AP_OK) {
+ *         fprintf(stderr, "attnprune: %s\n", ap_last_error());
+ *         return 1;
+ *     }
+ *     struct ap_model_info info;
+ *     ap_model_get_info(model, &info);
+ *     float *emb = malloc(sizeof(float) * (size_t)info.hidden);  // (D)
+ *     if (ap_model_embed(model, "Hello, world.", 13, emb) != AP_OK)
+ *         fprintf(stderr, "attnprune: %s\n", ap_last_error());
+ *     free(emb);
+ *     ap_model_free(model);
+ *
+ * Conventions
+ *   - Every fallible function returns enum ap_status. On failure the calling
+ *     thread's ap_last_error() holds a message that names the file, tensor or
+ *     parameter at fault and what was expected. The library never prints and
+ *     never exits; ap_log_set_callback() lets the caller see progress notes.
+ *   - Contexts are opaque; parameter structs are passed by value and come
+ *     from ap_*_default_params().
+ *   - Dimension letters in shape comments: S = sequence (tokens), D = hidden
+ *     size, d = head dimension, H = heads, L = layers, V = vocabulary.
+ *     Tensors are row-major float32 unless stated.
+ */
+#ifndef ATTNPRUNE_H
+#define ATTNPRUNE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define AP_VERSION_MAJOR 0
+#define AP_VERSION_MINOR 1
+#define AP_VERSION_PATCH 0
+#define AP_VERSION_STRING "0.1.0"
+
+/* ---------------------------------------------------------------- status */
+
+enum ap_status {
+    AP_OK = 0,
+    AP_ERR_INVALID_ARG = 1,  /* a bad argument, flag or parameter value       */
+    AP_ERR_IO = 2,           /* a file could not be opened, read or written    */
+    AP_ERR_FORMAT = 3,       /* a file's content is malformed                  */
+    AP_ERR_SHAPE = 4,        /* a tensor has the wrong shape or dtype          */
+    AP_ERR_UNSUPPORTED = 5,  /* valid, but not something attnprune handles     */
+    AP_ERR_NOMEM = 6,        /* an allocation failed                           */
+    AP_ERR_ENCODING = 7,     /* text is not valid UTF-8                        */
+    AP_ERR_EMPTY = 8,        /* an input that must hold something is empty     */
+    AP_ERR_RANGE = 9,        /* an index or size outside its allowed range     */
+};
+
+/* A short constant name for a status, e.g. "format error". */
+const char *ap_status_string(enum ap_status status);
+
+/* The message of the most recent failure in the calling thread ("" if none). */
+const char *ap_last_error(void);
+
+/* --------------------------------------------------------------- logging */
+
+enum ap_log_level { AP_LOG_ERROR = 0, AP_LOG_WARN = 1, AP_LOG_INFO = 2, AP_LOG_DEBUG = 3 };
+typedef void (*ap_log_fn)(enum ap_log_level level, const char *message, void *user);
+
+/* Route the library's log notes to fn (NULL silences them, the default). */
+void ap_log_set_callback(ap_log_fn fn, void *user, enum ap_log_level max_level);
+
+/* ----------------------------------------------------------- CPU features */
+
+enum ap_cpu_feature {
+    AP_CPU_SSE42 = 1u << 0,
+    AP_CPU_AVX2 = 1u << 1,
+    AP_CPU_FMA = 1u << 2,
+    AP_CPU_AVX512F = 1u << 3,
+    AP_CPU_AVX512BW = 1u << 4,
+    AP_CPU_AVX512VNNI = 1u << 5,
+    AP_CPU_AVXVNNI = 1u << 6,
+};
+
+/* The features kernels may use: those the CPU has, less any the environment
+ * variable AP_CPU turns off ("scalar" = none, "avx2" = no AVX-512). */
+uint32_t ap_cpu_features(void);
+
+/* A space-separated list of the names in a feature mask, e.g. "avx2 fma". */
+const char *ap_cpu_feature_string(uint32_t features);
+
+/* ------------------------------------------------------------- tokenizer */
+
+struct ap_tokenizer;
+
+/* Encode UTF-8 text into token ids, with the model's special tokens around
+ * them ([CLS] ... [SEP] for BERT) and truncated to max_tokens (0 = the
+ * tokenizer's own limit). ids has room for cap entries; *n_ids receives the
+ * count. Invalid UTF-8 gives AP_ERR_ENCODING with the byte offset. */
+enum ap_status ap_tokenizer_encode(const struct ap_tokenizer *tok, const char *text, size_t len,
+                                   int32_t max_tokens, int32_t *ids, int32_t cap, int32_t *n_ids);
+
+/* The vocabulary entry of id, or NULL if out of range. */
+const char *ap_tokenizer_token(const struct ap_tokenizer *tok, int32_t id);
+int32_t ap_tokenizer_vocab_size(const struct ap_tokenizer *tok);
+
+/* ------------------------------------------------------------------ model */
+
+struct ap_model;
+
+enum ap_model_arch { AP_ARCH_BERT = 1 };
+enum ap_pooling { AP_POOLING_MEAN = 0, AP_POOLING_CLS = 1, AP_POOLING_MAX = 2 };
+
+struct ap_model_params {
+    int32_t n_threads;   /* threads for GEMMs and attention; 0 = all cores        */
+    int32_t max_tokens;  /* longest sequence; 0 = the model's configured maximum */
+    const char *method;  /* attention method spec ("dense"); NULL = "dense"      */
+};
+
+struct ap_model_params ap_model_default_params(void);
+
+struct ap_model_info {
+    enum ap_model_arch arch;
+    int32_t n_layers;        /* L */
+    int32_t n_heads;         /* H */
+    int32_t hidden;          /* D */
+    int32_t head_dim;        /* d = D / H */
+    int32_t intermediate;    /* MLP width */
+    int32_t vocab_size;      /* V */
+    int32_t max_positions;   /* learned position embeddings */
+    int32_t max_tokens;      /* truncation length used by embed (<= max_positions) */
+    enum ap_pooling pooling;
+    int32_t normalize;       /* 1 if embeddings are L2-normalized */
+    float layer_norm_eps;
+    int64_t n_params;        /* parameters in the weight file */
+    char name[128];          /* model directory's base name */
+    char method[64];         /* attention method in use */
+};
+
+/* Load a model directory: config.json, model.safetensors, vocab.txt and,
+ * when present, the sentence-transformers files (modules.json,
+ * sentence_bert_config.json, 1_Pooling/config.json). Weights are memory-
+ * mapped. All scratch memory is sized here from max_tokens. */
+enum ap_status ap_model_load(const char *dir, struct ap_model_params params, struct ap_model **out);
+void ap_model_free(struct ap_model *model);
+
+void ap_model_get_info(const struct ap_model *model, struct ap_model_info *info);
+const struct ap_tokenizer *ap_model_tokenizer(const struct ap_model *model);
+
+/* Run the encoder on n token ids (1 <= n <= info.max_tokens).
+ *   hidden_states: NULL, or (L+1, n, D) — the embedding output, then every
+ *                  layer's output, as Hugging Face's output_hidden_states.
+ *   embedding:     NULL, or (D) — pooled (and normalized) sentence embedding. */
+enum ap_status ap_model_forward(struct ap_model *model, const int32_t *ids, int32_t n,
+                                float *hidden_states, float *embedding);
+
+/* Tokenize text (truncating at info.max_tokens) and write its sentence
+ * embedding to out (D), as sentence-transformers' encode would. */
+enum ap_status ap_model_embed(struct ap_model *model, const char *text, size_t len, float *out);
+
+/* ---------------------------------------------------------------- methods */
+
+/* The attention methods the library has; a model selects one with
+ * ap_model_params.method = "NAME" or "NAME:key=value,key=value". */
+struct ap_method_desc {
+    const char *name;
+    const char *summary;
+    const char *paper;
+};
+int32_t ap_method_list_count(void);
+/* AP_ERR_RANGE if index is outside 0..ap_method_list_count()-1. */
+enum ap_status ap_method_list_get(int32_t index, struct ap_method_desc *out);
+
+/* ------------------------------------------------------------------- .npy */
+
+/* Write a C-order float32 .npy of the given shape (ndim <= 8) atomically:
+ * into path.tmp.PID, then renamed over path. */
+enum ap_status ap_npy_write_f32(const char *path, const float *data, const int64_t *shape, int32_t ndim);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ATTNPRUNE_H */

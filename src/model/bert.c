@@ -1,0 +1,475 @@
+/* bert.c — the BERT-family encoder: configuration, weights, forward pass.
+ *
+ * Legend: S = tokens, D = hidden, H = heads, d = head dim (D / H),
+ * I = MLP width, L = layers, V = vocabulary, P = position embeddings.
+ *
+ * The forward pass follows Hugging Face's BertModel in eval mode:
+ *   x = LayerNorm(word[id] + position[i] + token_type[0])
+ *   per layer: a = Attention(x W_q, x W_k, x W_v) W_o;  x = LayerNorm(x + a)
+ *              f = act(x W_i) W_f;                      x = LayerNorm(x + f)
+ * then the sentence-transformers pooling (mean, CLS or max) and, when the
+ * model's modules.json lists it, L2 normalization. The attention step asks
+ * the configured method for a mask and the reference kernel for the output. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "core/error.h"
+#include "core/log.h"
+#include "io/json_file.h"
+#include "io/safetensors.h"
+#include "kernels/attention.h"
+#include "methods/method.h"
+#include "model/layer_ops.h"
+#include "model/model.h"
+#include "model/tokenizer.h"
+
+#define AP_PATH_MAX 4096
+
+/* ------------------------------------------------------------ configuration */
+
+static int file_exists(const char *path) {
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+static void join(char *out, const char *dir, const char *name) { snprintf(out, AP_PATH_MAX, "%s/%s", dir, name); }
+
+/* config.json: the architecture's sizes. */
+static enum ap_status read_config(struct ap_model *m, const char *dir) {
+    char path[AP_PATH_MAX];
+    join(path, dir, "config.json");
+    cJSON *cfg = NULL;
+    enum ap_status st = ap_json_load(path, &cfg);
+    if (st != AP_OK) return st;
+    struct ap_model_info *in = &m->info;
+    const char *type = NULL, *act = NULL, *pos_type = NULL;
+    int64_t L, H, D, I, V, P, types;
+    double eps;
+    if ((st = ap_json_string(cfg, path, "model_type", NULL, &type)) != AP_OK) goto done;
+    if (!type) {
+        st = ap_error(AP_ERR_FORMAT, "%s: missing \"model_type\" (expected \"bert\")", path);
+        goto done;
+    }
+    if (strcmp(type, "bert") != 0) {
+        st = ap_error(AP_ERR_UNSUPPORTED, "%s: model_type \"%s\" is not supported (expected \"bert\")", path, type);
+        goto done;
+    }
+    if ((st = ap_json_int(cfg, path, "num_hidden_layers", 1, 0, 1, 1024, &L)) != AP_OK ||
+        (st = ap_json_int(cfg, path, "num_attention_heads", 1, 0, 1, 1024, &H)) != AP_OK ||
+        (st = ap_json_int(cfg, path, "hidden_size", 1, 0, 1, 65536, &D)) != AP_OK ||
+        (st = ap_json_int(cfg, path, "intermediate_size", 1, 0, 1, 1 << 20, &I)) != AP_OK ||
+        (st = ap_json_int(cfg, path, "vocab_size", 1, 0, 1, 1 << 24, &V)) != AP_OK ||
+        (st = ap_json_int(cfg, path, "max_position_embeddings", 1, 0, 1, 1 << 16, &P)) != AP_OK ||
+        (st = ap_json_int(cfg, path, "type_vocab_size", 0, 2, 1, 1024, &types)) != AP_OK ||
+        (st = ap_json_double(cfg, path, "layer_norm_eps", 0, 1e-12, &eps)) != AP_OK ||
+        (st = ap_json_string(cfg, path, "hidden_act", "gelu", &act)) != AP_OK ||
+        (st = ap_json_string(cfg, path, "position_embedding_type", "absolute", &pos_type)) != AP_OK)
+        goto done;
+    if (D % H != 0) {
+        st = ap_error(AP_ERR_FORMAT, "%s: hidden_size %lld is not a multiple of num_attention_heads %lld", path,
+                      (long long)D, (long long)H);
+        goto done;
+    }
+    if (D / H > AP_ATTN_MAX_HEAD_DIM) {
+        st = ap_error(AP_ERR_UNSUPPORTED, "%s: head dimension %lld exceeds %d", path, (long long)(D / H),
+                      AP_ATTN_MAX_HEAD_DIM);
+        goto done;
+    }
+    if (strcmp(pos_type, "absolute") != 0) {
+        st = ap_error(AP_ERR_UNSUPPORTED, "%s: position_embedding_type \"%s\" is not supported (expected \"absolute\")",
+                      path, pos_type);
+        goto done;
+    }
+    if (strcmp(act, "gelu") == 0) m->act = AP_ACT_GELU_ERF;
+    else if (strcmp(act, "gelu_new") == 0 || strcmp(act, "gelu_pytorch_tanh") == 0) m->act = AP_ACT_GELU_TANH;
+    else if (strcmp(act, "relu") == 0) m->act = AP_ACT_RELU;
+    else {
+        st = ap_error(AP_ERR_UNSUPPORTED, "%s: hidden_act \"%s\" is not supported (gelu, gelu_new, relu)", path, act);
+        goto done;
+    }
+    in->arch = AP_ARCH_BERT;
+    in->n_layers = (int32_t)L;
+    in->n_heads = (int32_t)H;
+    in->hidden = (int32_t)D;
+    in->head_dim = (int32_t)(D / H);
+    in->intermediate = (int32_t)I;
+    in->vocab_size = (int32_t)V;
+    in->max_positions = (int32_t)P;
+    in->layer_norm_eps = (float)eps;
+    m->w.token_type = NULL;
+    (void)types;
+done:
+    cJSON_Delete(cfg);
+    return st;
+}
+
+/* The sentence-transformers files: truncation length, pooling, normalization.
+ * A plain Hugging Face directory without them gets mean pooling, no
+ * normalization, and truncation at max_position_embeddings. */
+static enum ap_status read_sentence_config(struct ap_model *m, const char *dir) {
+    char path[AP_PATH_MAX];
+    struct ap_model_info *in = &m->info;
+    enum ap_status st = AP_OK;
+    in->max_tokens = in->max_positions;
+    in->pooling = AP_POOLING_MEAN;
+    in->normalize = 0;
+
+    join(path, dir, "sentence_bert_config.json");
+    if (file_exists(path)) {
+        cJSON *c = NULL;
+        int64_t len;
+        if ((st = ap_json_load(path, &c)) != AP_OK) return st;
+        st = ap_json_int(c, path, "max_seq_length", 0, in->max_positions, 1, in->max_positions, &len);
+        cJSON_Delete(c);
+        if (st != AP_OK) return st;
+        in->max_tokens = (int32_t)len;
+    }
+
+    join(path, dir, "modules.json");
+    if (!file_exists(path)) {
+        AP_LOG_I("%s: no modules.json; using mean pooling without normalization", dir);
+        return AP_OK;
+    }
+    cJSON *mods = NULL;
+    FILE *f = fopen(path, "rb"); /* modules.json is a JSON array, not an object */
+    if (!f) return ap_error(AP_ERR_IO, "%s: cannot open", path);
+    char buf[16384];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    mods = cJSON_Parse(buf);
+    if (!mods || !cJSON_IsArray(mods)) {
+        cJSON_Delete(mods);
+        return ap_error(AP_ERR_FORMAT, "%s: expected a JSON array of modules", path);
+    }
+    char pool_dir[AP_PATH_MAX] = "";
+    const cJSON *mod;
+    cJSON_ArrayForEach(mod, mods) {
+        const cJSON *type = cJSON_GetObjectItemCaseSensitive(mod, "type");
+        const cJSON *sub = cJSON_GetObjectItemCaseSensitive(mod, "path");
+        if (!cJSON_IsString(type)) continue;
+        if (strstr(type->valuestring, "Pooling") && cJSON_IsString(sub))
+            snprintf(pool_dir, sizeof pool_dir, "%s/%s", dir, sub->valuestring);
+        else if (strstr(type->valuestring, "Normalize"))
+            in->normalize = 1;
+        else if (!strstr(type->valuestring, "Transformer")) {
+            st = ap_error(AP_ERR_UNSUPPORTED, "%s: module \"%s\" is not supported (Transformer, Pooling, Normalize)",
+                          path, type->valuestring);
+            break;
+        }
+    }
+    cJSON_Delete(mods);
+    if (st != AP_OK || !pool_dir[0]) return st;
+
+    join(path, pool_dir, "config.json");
+    cJSON *pc = NULL;
+    if ((st = ap_json_load(path, &pc)) != AP_OK) return st;
+    int mean = 0, cls = 0, max = 0, sqrt_len = 0, wmean = 0, last = 0;
+    if ((st = ap_json_bool(pc, path, "pooling_mode_mean_tokens", 0, &mean)) != AP_OK ||
+        (st = ap_json_bool(pc, path, "pooling_mode_cls_token", 0, &cls)) != AP_OK ||
+        (st = ap_json_bool(pc, path, "pooling_mode_max_tokens", 0, &max)) != AP_OK ||
+        (st = ap_json_bool(pc, path, "pooling_mode_mean_sqrt_len_tokens", 0, &sqrt_len)) != AP_OK ||
+        (st = ap_json_bool(pc, path, "pooling_mode_weightedmean_tokens", 0, &wmean)) != AP_OK ||
+        (st = ap_json_bool(pc, path, "pooling_mode_lasttoken", 0, &last)) != AP_OK) {
+        cJSON_Delete(pc);
+        return st;
+    }
+    cJSON_Delete(pc);
+    if (mean + cls + max + sqrt_len + wmean + last != 1 || sqrt_len || wmean || last)
+        return ap_error(AP_ERR_UNSUPPORTED,
+                        "%s: exactly one of pooling_mode_mean_tokens, pooling_mode_cls_token, "
+                        "pooling_mode_max_tokens must be true",
+                        path);
+    in->pooling = mean ? AP_POOLING_MEAN : cls ? AP_POOLING_CLS : AP_POOLING_MAX;
+    return AP_OK;
+}
+
+/* The tokenizer's normalization switches: tokenizer.json's BertNormalizer if
+ * present (what the fast tokenizer uses), else tokenizer_config.json. */
+static enum ap_status load_tokenizer(struct ap_model *m, const char *dir) {
+    char path[AP_PATH_MAX];
+    struct ap_wordpiece_params tp = ap_wordpiece_default_params();
+    enum ap_status st;
+    join(path, dir, "tokenizer.json");
+    if (file_exists(path)) {
+        cJSON *t = NULL;
+        if ((st = ap_json_load(path, &t)) != AP_OK) return st;
+        const cJSON *norm = cJSON_GetObjectItemCaseSensitive(t, "normalizer");
+        const cJSON *model = cJSON_GetObjectItemCaseSensitive(t, "model");
+        const char *ntype = NULL, *mtype = NULL;
+        st = ap_json_string(norm, path, "type", NULL, &ntype);
+        if (st == AP_OK) st = ap_json_string(model, path, "type", NULL, &mtype);
+        if (st == AP_OK && (!ntype || strcmp(ntype, "BertNormalizer") != 0 || !mtype || strcmp(mtype, "WordPiece") != 0))
+            st = ap_error(AP_ERR_UNSUPPORTED, "%s: expected a BertNormalizer and a WordPiece model, found %s and %s",
+                          path, ntype ? ntype : "none", mtype ? mtype : "none");
+        int lower = 1, clean = 1, chinese = 1;
+        int64_t max_chars = 100;
+        if (st == AP_OK) st = ap_json_bool(norm, path, "lowercase", 1, &lower);
+        if (st == AP_OK) st = ap_json_bool(norm, path, "clean_text", 1, &clean);
+        if (st == AP_OK) st = ap_json_bool(norm, path, "handle_chinese_chars", 1, &chinese);
+        if (st == AP_OK) st = ap_json_int(model, path, "max_input_chars_per_word", 0, 100, 1, 1 << 20, &max_chars);
+        if (st == AP_OK) {
+            const cJSON *sa = cJSON_GetObjectItemCaseSensitive(norm, "strip_accents");
+            tp.strip_accents = cJSON_IsBool(sa) ? (cJSON_IsTrue(sa) ? 1 : 0) : -1;
+            tp.lowercase = lower;
+            tp.clean_text = clean;
+            tp.tokenize_chinese_chars = chinese;
+            tp.max_input_chars_per_word = (int32_t)max_chars;
+        }
+        cJSON_Delete(t);
+        if (st != AP_OK) return st;
+    } else {
+        join(path, dir, "tokenizer_config.json");
+        if (file_exists(path)) {
+            cJSON *t = NULL;
+            int lower = 1, chinese = 1;
+            if ((st = ap_json_load(path, &t)) != AP_OK) return st;
+            st = ap_json_bool(t, path, "do_lower_case", 1, &lower);
+            if (st == AP_OK) st = ap_json_bool(t, path, "tokenize_chinese_chars", 1, &chinese);
+            const cJSON *sa = cJSON_GetObjectItemCaseSensitive(t, "strip_accents");
+            tp.strip_accents = cJSON_IsBool(sa) ? (cJSON_IsTrue(sa) ? 1 : 0) : -1;
+            tp.lowercase = lower;
+            tp.tokenize_chinese_chars = chinese;
+            cJSON_Delete(t);
+            if (st != AP_OK) return st;
+        }
+    }
+    tp.max_tokens = m->info.max_tokens;
+    join(path, dir, "vocab.txt");
+    if ((st = ap_wordpiece_load(path, tp, &m->tok)) != AP_OK) return st;
+    if (ap_tokenizer_vocab_size(m->tok) > m->info.vocab_size)
+        return ap_error(AP_ERR_SHAPE, "%s: %d tokens, but config.json says vocab_size %d", path,
+                        ap_tokenizer_vocab_size(m->tok), m->info.vocab_size);
+    return AP_OK;
+}
+
+/* ------------------------------------------------------------------ weights */
+
+/* Tensor names differ between checkpoints: a "bert." prefix on BertFor*
+ * models, and gamma/beta instead of weight/bias on old LayerNorms. */
+static enum ap_status weight(struct ap_model *m, const char *prefix, const char *name, int32_t ndim, int64_t d0,
+                             int64_t d1, const float **out) {
+    const int64_t shape[2] = {d0, d1};
+    char full[256];
+    struct ap_tensor_view view;
+    snprintf(full, sizeof full, "%s%s", prefix, name);
+    if (ap_safetensors_find(m->st, full, &view) != AP_OK && strstr(full, "LayerNorm.")) {
+        char alt[256];
+        size_t len = strlen(full);
+        if (len > 7 && strcmp(full + len - 7, ".weight") == 0)
+            snprintf(alt, sizeof alt, "%.*s.gamma", (int)(len - 7), full);
+        else if (len > 5 && strcmp(full + len - 5, ".bias") == 0)
+            snprintf(alt, sizeof alt, "%.*s.beta", (int)(len - 5), full);
+        else
+            snprintf(alt, sizeof alt, "%s", full);
+        if (ap_safetensors_find(m->st, alt, &view) == AP_OK) snprintf(full, sizeof full, "%s", alt);
+    }
+    return ap_safetensors_tensor_f32(m->st, full, ndim, shape, out);
+}
+
+static enum ap_status load_weights(struct ap_model *m, const char *dir) {
+    char path[AP_PATH_MAX];
+    join(path, dir, "model.safetensors");
+    enum ap_status st = ap_safetensors_open(path, &m->st);
+    if (st != AP_OK) return st;
+    const struct ap_model_info *in = &m->info;
+    const int64_t D = in->hidden, I = in->intermediate;
+    struct ap_tensor_view view;
+    const char *prefix = "";
+    if (ap_safetensors_find(m->st, "embeddings.word_embeddings.weight", &view) != AP_OK) {
+        if (ap_safetensors_find(m->st, "bert.embeddings.word_embeddings.weight", &view) == AP_OK)
+            prefix = "bert.";
+        else
+            return ap_error(AP_ERR_FORMAT, "%s: no tensor 'embeddings.word_embeddings.weight' (is this a BERT model?)",
+                            path);
+    }
+    int64_t types = 0;
+    char name[256];
+    snprintf(name, sizeof name, "%sembeddings.token_type_embeddings.weight", prefix);
+    if (ap_safetensors_find(m->st, name, &view) == AP_OK && view.ndim == 2) types = view.shape[0];
+    if (types < 1) return ap_error(AP_ERR_FORMAT, "%s: tensor '%s' missing or not 2-D", path, name);
+
+    struct ap_bert_weights *w = &m->w;
+    if ((st = weight(m, prefix, "embeddings.word_embeddings.weight", 2, in->vocab_size, D, &w->word)) ||
+        (st = weight(m, prefix, "embeddings.position_embeddings.weight", 2, in->max_positions, D, &w->position)) ||
+        (st = weight(m, prefix, "embeddings.token_type_embeddings.weight", 2, types, D, &w->token_type)) ||
+        (st = weight(m, prefix, "embeddings.LayerNorm.weight", 1, D, 0, &w->ln_g)) ||
+        (st = weight(m, prefix, "embeddings.LayerNorm.bias", 1, D, 0, &w->ln_b)))
+        return st;
+    w->layers = calloc((size_t)in->n_layers, sizeof *w->layers);
+    if (!w->layers) return ap_error(AP_ERR_NOMEM, "out of memory for %d layers", in->n_layers);
+    for (int32_t l = 0; l < in->n_layers; l++) {
+        struct ap_bert_layer *y = &w->layers[l];
+        struct {
+            const char *suffix;
+            int32_t ndim;
+            int64_t d0, d1;
+            const float **dst;
+        } t[] = {
+            {"attention.self.query.weight", 2, D, D, &y->wq},   {"attention.self.query.bias", 1, D, 0, &y->bq},
+            {"attention.self.key.weight", 2, D, D, &y->wk},     {"attention.self.key.bias", 1, D, 0, &y->bk},
+            {"attention.self.value.weight", 2, D, D, &y->wv},   {"attention.self.value.bias", 1, D, 0, &y->bv},
+            {"attention.output.dense.weight", 2, D, D, &y->wo}, {"attention.output.dense.bias", 1, D, 0, &y->bo},
+            {"attention.output.LayerNorm.weight", 1, D, 0, &y->ln1_g},
+            {"attention.output.LayerNorm.bias", 1, D, 0, &y->ln1_b},
+            {"intermediate.dense.weight", 2, I, D, &y->wi},     {"intermediate.dense.bias", 1, I, 0, &y->bi},
+            {"output.dense.weight", 2, D, I, &y->wf},           {"output.dense.bias", 1, D, 0, &y->bf},
+            {"output.LayerNorm.weight", 1, D, 0, &y->ln2_g},    {"output.LayerNorm.bias", 1, D, 0, &y->ln2_b},
+        };
+        for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+            char n2[256];
+            snprintf(n2, sizeof n2, "encoder.layer.%d.%s", l, t[i].suffix);
+            if ((st = weight(m, prefix, n2, t[i].ndim, t[i].d0, t[i].d1, t[i].dst)) != AP_OK) return st;
+        }
+    }
+    int64_t n_params = 0;
+    for (size_t i = 0; i < ap_safetensors_count(m->st); i++) {
+        if (ap_safetensors_get(m->st, i, &view) != AP_OK) continue;
+        if (view.dtype != AP_DTYPE_F32 && view.dtype != AP_DTYPE_F16 && view.dtype != AP_DTYPE_BF16) continue;
+        int64_t c = 1;
+        for (int32_t k = 0; k < view.ndim; k++) c *= view.shape[k];
+        n_params += c;
+    }
+    m->info.n_params = n_params;
+    return AP_OK;
+}
+
+/* --------------------------------------------------------------- scratch */
+
+static enum ap_status alloc_scratch(struct ap_model *m) {
+    const size_t S = (size_t)m->s_cap, D = (size_t)m->info.hidden, I = (size_t)m->info.intermediate;
+    const size_t H = (size_t)m->info.n_heads, nt = (size_t)m->n_threads;
+    size_t bytes = 6 * ap_arena_size_of(S * D * sizeof(float)) + ap_arena_size_of(S * I * sizeof(float)) +
+                   ap_arena_size_of(H * S * S) + ap_arena_size_of(nt * S * sizeof(double)) +
+                   ap_arena_size_of(S * sizeof(int32_t));
+    enum ap_status st = ap_arena_init(&m->arena, bytes);
+    if (st != AP_OK) return st;
+    m->x = ap_arena_floats(&m->arena, S * D);
+    m->q = ap_arena_floats(&m->arena, S * D);
+    m->k = ap_arena_floats(&m->arena, S * D);
+    m->v = ap_arena_floats(&m->arena, S * D);
+    m->ctx = ap_arena_floats(&m->arena, S * D);
+    m->tmp = ap_arena_floats(&m->arena, S * D);
+    m->inter = ap_arena_floats(&m->arena, S * I);
+    m->masks = ap_arena_alloc(&m->arena, H * S * S);
+    m->scores = ap_arena_alloc(&m->arena, nt * S * sizeof(double));
+    m->ids = ap_arena_alloc(&m->arena, S * sizeof(int32_t));
+    AP_ASSERT(m->ids != NULL); /* the arena was sized for exactly these */
+    return AP_OK;
+}
+
+enum ap_status ap_bert_load(struct ap_model *m, const char *dir, struct ap_model_params params) {
+    enum ap_status st;
+    if ((st = read_config(m, dir)) != AP_OK) return st;
+    if ((st = read_sentence_config(m, dir)) != AP_OK) return st;
+    if (params.max_tokens < 0)
+        return ap_error(AP_ERR_INVALID_ARG, "max_tokens must be >= 0 (0 = the model's own), got %d", params.max_tokens);
+    if (params.max_tokens > 0) {
+        if (params.max_tokens > m->info.max_positions)
+            return ap_error(AP_ERR_INVALID_ARG, "max_tokens %d exceeds the model's %d position embeddings",
+                            params.max_tokens, m->info.max_positions);
+        m->info.max_tokens = params.max_tokens;
+    }
+    if ((st = load_tokenizer(m, dir)) != AP_OK) return st;
+    if ((st = load_weights(m, dir)) != AP_OK) return st;
+    m->s_cap = m->info.max_positions;
+    return alloc_scratch(m);
+}
+
+/* ------------------------------------------------------------------ forward */
+
+static void activation(const struct ap_model *m, float *x, int64_t n) {
+    switch (m->act) {
+    case AP_ACT_GELU_ERF: ap_gelu_erf(x, n); break;
+    case AP_ACT_GELU_TANH: ap_gelu_tanh(x, n); break;
+    case AP_ACT_RELU: ap_relu(x, n); break;
+    }
+}
+
+/* ctx (S, D) = per-head attention of q, k, v (S, D); heads run in parallel. */
+static enum ap_status attention_layer(struct ap_model *m, int32_t layer, int32_t S) {
+    const int32_t H = m->info.n_heads, d = m->info.head_dim, D = m->info.hidden;
+    const float scale = 1.0f / sqrtf((float)d);
+    enum ap_status status = AP_OK;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(m->n_threads)
+    for (int32_t h = 0; h < H; h++) {
+        int tid = 0;
+#ifdef _OPENMP
+        tid = omp_get_thread_num();
+#endif
+        struct ap_head_inputs in = {
+            .layer = layer, .head = h, .n_q = S, .n_k = S, .d = d,
+            .q = m->q + (int64_t)h * d, .k = m->k + (int64_t)h * d, .v = m->v + (int64_t)h * d,
+            .q_stride = D, .k_stride = D, .v_stride = D, .scale = scale, .causal = 0, .key_valid = NULL,
+        };
+        struct ap_head_output out = {.mask = m->masks + (int64_t)h * m->s_cap * m->s_cap};
+        enum ap_status st = ap_method_predict(m->method, &in, &out);
+        if (st != AP_OK) {
+#pragma omp critical
+            status = st;
+            continue;
+        }
+        struct ap_attn_head kh = {
+            .q = in.q, .k = in.k, .v = in.v, .o = m->ctx + (int64_t)h * d,
+            .q_stride = D, .k_stride = D, .v_stride = D, .o_stride = D,
+            .n_q = S, .n_k = S, .d = d, .scale = scale, .causal = 0, .key_valid = NULL,
+        };
+        ap_attention_ref(&kh, out.mask, m->scores + (int64_t)tid * m->s_cap);
+    }
+    return status;
+}
+
+enum ap_status ap_bert_forward(struct ap_model *m, const int32_t *ids, int32_t S, float *hidden_states,
+                               float *embedding) {
+    const struct ap_model_info *in = &m->info;
+    const int32_t D = in->hidden, I = in->intermediate;
+    if (S < 1 || S > m->s_cap)
+        return ap_error(AP_ERR_RANGE, "sequence of %d tokens; this model takes 1..%d", S, m->s_cap);
+    for (int32_t i = 0; i < S; i++)
+        if (ids[i] < 0 || ids[i] >= in->vocab_size)
+            return ap_error(AP_ERR_RANGE, "token id %d at position %d is outside the vocabulary (0..%d)", ids[i], i,
+                            in->vocab_size - 1);
+    const struct ap_bert_weights *w = &m->w;
+    float *x = m->x;
+    for (int32_t i = 0; i < S; i++) {
+        const float *we = w->word + (int64_t)ids[i] * D, *pe = w->position + (int64_t)i * D;
+        float *row = x + (int64_t)i * D;
+        for (int32_t j = 0; j < D; j++) row[j] = we[j] + pe[j] + w->token_type[j];
+    }
+    ap_layer_norm(x, S, D, w->ln_g, w->ln_b, in->layer_norm_eps);
+    if (hidden_states) memcpy(hidden_states, x, sizeof(float) * (size_t)S * D);
+
+    for (int32_t l = 0; l < in->n_layers; l++) {
+        const struct ap_bert_layer *y = &w->layers[l];
+        ap_linear(x, S, D, y->wq, y->bq, D, m->q);
+        ap_linear(x, S, D, y->wk, y->bk, D, m->k);
+        ap_linear(x, S, D, y->wv, y->bv, D, m->v);
+        enum ap_status st = attention_layer(m, l, S);
+        if (st != AP_OK) return ap_error_prefix(st, "layer %d", l);
+        ap_linear(m->ctx, S, D, y->wo, y->bo, D, m->tmp);
+        ap_add_inplace(x, m->tmp, (int64_t)S * D);
+        ap_layer_norm(x, S, D, y->ln1_g, y->ln1_b, in->layer_norm_eps);
+        ap_linear(x, S, D, y->wi, y->bi, I, m->inter);
+        activation(m, m->inter, (int64_t)S * I);
+        ap_linear(m->inter, S, I, y->wf, y->bf, D, m->tmp);
+        ap_add_inplace(x, m->tmp, (int64_t)S * D);
+        ap_layer_norm(x, S, D, y->ln2_g, y->ln2_b, in->layer_norm_eps);
+        if (hidden_states) memcpy(hidden_states + (int64_t)(l + 1) * S * D, x, sizeof(float) * (size_t)S * D);
+    }
+
+    if (embedding) {
+        switch (in->pooling) {
+        case AP_POOLING_MEAN: ap_pool_mean(x, S, D, embedding); break;
+        case AP_POOLING_CLS: memcpy(embedding, x, sizeof(float) * (size_t)D); break;
+        case AP_POOLING_MAX: ap_pool_max(x, S, D, embedding); break;
+        }
+        if (in->normalize) ap_l2_normalize(embedding, D);
+    }
+    return AP_OK;
+}

@@ -1,0 +1,60 @@
+/* model.h — the model context shared by the public ap_model_* functions and
+ * the architecture files (bert.c now; a decoder later).
+ *
+ * Legend: S = tokens (S_cap the longest the scratch is sized for), D = hidden,
+ * H = heads, d = head dim, I = MLP width, L = layers, V = vocabulary. */
+#ifndef AP_MODEL_MODEL_H
+#define AP_MODEL_MODEL_H
+
+#include "attnprune.h"
+#include "core/arena.h"
+
+struct ap_safetensors;
+struct ap_method;
+
+enum ap_activation { AP_ACT_GELU_ERF, AP_ACT_GELU_TANH, AP_ACT_RELU };
+
+struct ap_bert_layer {
+    const float *wq, *bq, *wk, *bk, *wv, *bv; /* (D, D), (D) */
+    const float *wo, *bo;                     /* (D, D), (D): attention output */
+    const float *ln1_g, *ln1_b;               /* (D) */
+    const float *wi, *bi;                     /* (I, D), (I) */
+    const float *wf, *bf;                     /* (D, I), (D): MLP output */
+    const float *ln2_g, *ln2_b;               /* (D) */
+};
+
+struct ap_bert_weights {
+    const float *word;      /* (V, D) */
+    const float *position;  /* (P, D) */
+    const float *token_type;/* (types, D); row 0 is used */
+    const float *ln_g, *ln_b; /* (D) */
+    struct ap_bert_layer *layers; /* (L) */
+};
+
+struct ap_model {
+    struct ap_model_info info;
+    enum ap_activation act;
+    int32_t n_threads;
+    int32_t s_cap;                 /* S_cap: longest sequence the scratch holds */
+    struct ap_safetensors *st;     /* memory-mapped weights */
+    struct ap_tokenizer *tok;
+    struct ap_method *method;
+    struct ap_bert_weights w;
+
+    /* scratch, one arena sized at load */
+    struct ap_arena arena;
+    float *x;          /* (S_cap, D) hidden state */
+    float *q, *k, *v;  /* (S_cap, D) projections; head h is columns h*d..h*d+d-1 */
+    float *ctx;        /* (S_cap, D) attention output */
+    float *tmp;        /* (S_cap, D) */
+    float *inter;      /* (S_cap, I) */
+    uint8_t *masks;    /* (H, S_cap, S_cap) per-head mask buffers for methods */
+    double *scores;    /* (n_threads, S_cap) per-thread reference-kernel scratch */
+    int32_t *ids;      /* (S_cap) token ids for ap_model_embed */
+};
+
+enum ap_status ap_bert_load(struct ap_model *m, const char *dir, struct ap_model_params params);
+enum ap_status ap_bert_forward(struct ap_model *m, const int32_t *ids, int32_t n, float *hidden_states,
+                               float *embedding);
+
+#endif

@@ -1,0 +1,46 @@
+/* cli.h — shared pieces of the attnprune command: subcommands, messages,
+ * exit codes, progress. Only this tool turns a status into text and an exit
+ * code; the library never prints. */
+#ifndef AP_TOOLS_CLI_H
+#define AP_TOOLS_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "attnprune.h"
+
+enum { AP_EXIT_OK = 0, AP_EXIT_FAILURE = 1, AP_EXIT_USAGE = 2 };
+
+int ap_cmd_info(int argc, char **argv);
+int ap_cmd_embed(int argc, char **argv);
+int ap_cmd_methods(int argc, char **argv);
+
+/* "attnprune CMD: message" on stderr; returns AP_EXIT_FAILURE or AP_EXIT_USAGE. */
+int ap_cli_fail(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int ap_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The library's last error for a failed status. */
+int ap_cli_fail_status(const char *cmd, enum ap_status st);
+
+/* Parse a whole non-negative decimal integer for a flag; 0 on success. */
+int ap_cli_parse_int(const char *cmd, const char *flag, const char *text, int32_t lo, int32_t hi, int32_t *out);
+
+/* Log notes from the library to stderr when verbose. */
+void ap_cli_enable_log(int verbose);
+
+/* A progress bar on stderr: drawn in place on a terminal, a line every few
+ * seconds otherwise (when forced on), nothing when off. */
+struct ap_progress {
+    int enabled, tty;
+    int64_t total, done;
+    double start, last_draw;
+    const char *unit;
+};
+void ap_progress_begin(struct ap_progress *p, int mode /* -1 auto, 0 off, 1 on */, int64_t total, const char *unit);
+void ap_progress_update(struct ap_progress *p, int64_t done);
+void ap_progress_end(struct ap_progress *p);
+
+/* Read a whole file ("-" or NULL = stdin) into memory; *len excludes the NUL
+ * that is appended. Errors name the file. */
+int ap_cli_read_all(const char *cmd, const char *path, char **out, size_t *len);
+
+#endif
