@@ -4,6 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+
 #include "attnprune.h"
 
 static uint32_t detect(void) {
@@ -16,9 +20,11 @@ static uint32_t detect(void) {
     if (__builtin_cpu_supports("avx512f")) f |= AP_CPU_AVX512F;
     if (__builtin_cpu_supports("avx512bw")) f |= AP_CPU_AVX512BW;
     if (__builtin_cpu_supports("avx512vnni")) f |= AP_CPU_AVX512VNNI;
-#if defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 11)
-    if (__builtin_cpu_supports("avxvnni")) f |= AP_CPU_AVXVNNI;
-#endif
+    /* AVX-VNNI (CPUID.(EAX=7,ECX=1):EAX bit 4): not every compiler's
+     * __builtin_cpu_supports knows its name, so ask CPUID; it uses the YMM
+     * state that the AVX2 check has already found enabled by the OS. */
+    unsigned a, b, c, d;
+    if ((f & AP_CPU_AVX2) && __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 4))) f |= AP_CPU_AVXVNNI;
 #endif
     return f;
 }
