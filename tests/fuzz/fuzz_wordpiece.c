@@ -5,11 +5,13 @@
  * checking the invariants below, and (2) loaded as a vocab.txt, which, when it
  * loads, encodes a fixed text and the input itself.
  *
- * Invariants: valid UTF-8 encodes (AP_OK) and invalid gives AP_ERR_ENCODING at
- * the offset ap_utf8_validate reports; output is [CLS] ... [SEP] with ids in
+ * Invariants: valid UTF-8 encodes (AP_OK), anything ap_utf8_validate rejects
+ * gives AP_ERR_ENCODING; output is [CLS] ... [SEP] with ids in
  * [0, V); truncating to k tokens yields the first k - 1 ids of the full
  * encoding then [SEP]; too small an ids array gives AP_ERR_RANGE with the
  * count the full encoding has.
+ *
+ * Seeds: tests/corpus/wordpiece (texts, broken UTF-8, vocabularies good and bad).
  *
  * Build: clang -std=c11 -D_DEFAULT_SOURCE -Iinclude -Isrc -g -O1 -fsanitize=fuzzer,address,undefined \
  *          tests/fuzz/fuzz_wordpiece.c src/model/utf8.c src/model/wordpiece.c \
@@ -20,10 +22,9 @@
 #include <string.h>
 
 #include "attnprune.h"
+#include "fuzz.h"
 #include "model/tokenizer.h"
 #include "model/utf8.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char k_vocab[] =
     "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n"
