@@ -33,8 +33,14 @@ else
 endif
 
 WARN := -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes
-BLAS_CFLAGS := $(shell pkg-config --cflags openblas 2>/dev/null)
-BLAS_LIBS := $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
+# OpenBLAS built for OpenMP (Debian libopenblas-openmp-dev), so its GEMM threads
+# and our attention threads share one OpenMP pool; with the pthreads build the
+# two pools spin against each other on a 2-core machine. The rpath pins it
+# whichever OpenBLAS the system's alternatives select.
+MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
+BLAS_DIR := /usr/lib/$(MULTIARCH)/openblas-openmp
+BLAS_CFLAGS := -I/usr/include/$(MULTIARCH)/openblas-openmp
+BLAS_LIBS := -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas
 CPPFLAGS += -D_DEFAULT_SOURCE -Iinclude -Isrc $(BLAS_CFLAGS)
 CFLAGS += $(WARN) $(OPT) -fPIC -fopenmp
 LDLIBS += $(BLAS_LIBS) -lcjson -lm
