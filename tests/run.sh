@@ -19,8 +19,6 @@ export AP_MODEL_DIR="$ROOT/models/all-MiniLM-L6-v2"
 export AP_FIXTURES="$ROOT/$B/fixtures"
 export AP_SOURCE_DIR="$ROOT"
 export AP_TOOL="$ROOT/$B/attnprune"
-# LeakSanitizer flags OpenBLAS's and OpenMP's thread pools, which live until exit by design.
-export LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$ROOT/tests/lsan.supp:print_suppressions=0}"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}"
 
 passed=0
@@ -31,18 +29,14 @@ record() { # name status
 }
 
 # -- 1. fixtures ------------------------------------------------------------
-stamp_want=$(cat tests/ref/*.py "$AP_MODEL_DIR/config.json" scripts/requirements.txt | sha256sum | cut -d' ' -f1)
+stamp_want=$(cat tests/ref/*.py tests/data/* "$AP_MODEL_DIR/config.json" scripts/requirements.txt | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$AP_FIXTURES/.stamp" 2>/dev/null)" != "$stamp_want" ]; then
     echo "making reference fixtures in $AP_FIXTURES (PyTorch, transformers, sentence-transformers)"
     mkdir -p "$AP_FIXTURES"
     ok=0
     $PY tests/ref/bert_reference.py --model "$AP_MODEL_DIR" --text data/austen/paragraphs.txt \
         --lines 300 --out "$AP_FIXTURES" || ok=1
-    if [ -f tests/ref/tokenizer_ids.py ]; then
-        scripts/tokenizer_parity_text.sh "$AP_FIXTURES/tokenizer_texts.txt" &&
-        $PY tests/ref/tokenizer_ids.py --model "$AP_MODEL_DIR" --text "$AP_FIXTURES/tokenizer_texts.txt" \
-            --out "$AP_FIXTURES/tokenizer_ids.txt" || ok=1
-    fi
+    $PY tests/ref/tokenizer_ids.py --model "$AP_MODEL_DIR" "$AP_FIXTURES" || ok=1
     record "fixtures" $ok
     [ $ok = 0 ] && echo "$stamp_want" > "$AP_FIXTURES/.stamp"
 fi
