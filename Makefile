@@ -62,6 +62,9 @@ TOOL := $(B)/attnprune
 TEST_BIN := $(B)/tests/unit_tests
 REPLAY_BINS := $(FUZZ_NAMES:%=$(B)/tests/replay_%)
 
+# keep the fuzz targets' objects that the replay binaries are linked from
+.SECONDARY:
+
 .PHONY: all lib tool tests setup demo test unit valgrind fuzz fuzz-build bench install uninstall clean
 
 all: lib tool
@@ -148,7 +151,7 @@ install: all
 	ln -sf libattnprune.so.$(shell sed -n 's/^#define AP_VERSION_MAJOR //p' include/attnprune.h) $(DESTDIR)$(PREFIX)/lib/libattnprune.so
 	install -m 644 include/attnprune.h $(DESTDIR)$(PREFIX)/include/
 	install -m 755 $(TOOL) $(DESTDIR)$(PREFIX)/bin/
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(shell sed -n 's/^#define AP_VERSION_STRING "\(.*\)"/\1/p' include/attnprune.h)|' \
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@BLAS_LIBS@|$(BLAS_LIBS)|' -e 's|@VERSION@|$(shell sed -n 's/^#define AP_VERSION_STRING "\(.*\)"/\1/p' include/attnprune.h)|' \
 	  attnprune.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/attnprune.pc
 
 uninstall:

@@ -19,6 +19,7 @@ export AP_MODEL_DIR="$ROOT/models/all-MiniLM-L6-v2"
 export AP_FIXTURES="$ROOT/$B/fixtures"
 export AP_SOURCE_DIR="$ROOT"
 export AP_TOOL="$ROOT/$B/attnprune"
+export AP_VARIANT="$VARIANT"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}"
 
 passed=0

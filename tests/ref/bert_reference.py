@@ -10,6 +10,12 @@ writes into --out:
     hidden_ids.npy         int32 (S,): token ids of one long input (S = the model's
                            position limit, 512 for BERT)
     hidden_states.npy      float32 (L+1, S, D): BertModel(...).hidden_states for it
+    tiny-bert/             a second, differently shaped BERT checkpoint with random
+                           weights (3 layers, 4 heads, hidden 96, gelu_new, "bert."
+                           tensor prefix from BertForMaskedLM, no sentence-transformers
+                           files), saved by transformers, with the model's vocab.txt
+    tiny_hidden_ids.npy    int32 (S,), and
+    tiny_hidden_states.npy float32 (L+1, S, D): its hidden states for the long input
 
 Lines are taken evenly spaced from FILE so short, long and truncated texts all
 appear. Everything runs on the CPU with torch's default (non-fast-math) kernels.
@@ -25,6 +31,32 @@ def atomic_save(path, array):
     tmp = f"{path}.tmp.{os.getpid()}.npy"
     np.save(tmp, array)
     os.replace(tmp, path)
+
+
+def make_tiny(args, tok, text):
+    """A random BERT of another shape, to show sizes come from config.json."""
+    import shutil
+
+    import torch
+    from transformers import BertConfig, BertForMaskedLM
+
+    torch.manual_seed(1234)
+    cfg = BertConfig(vocab_size=tok.vocab_size, hidden_size=96, num_hidden_layers=3, num_attention_heads=4,
+                     intermediate_size=160, max_position_embeddings=128, hidden_act="gelu_new",
+                     layer_norm_eps=1e-6)
+    model = BertForMaskedLM(cfg).eval()
+    out_dir = os.path.join(args.out, "tiny-bert")
+    tmp_dir = f"{out_dir}.tmp.{os.getpid()}"
+    model.save_pretrained(tmp_dir, safe_serialization=True)
+    shutil.copy(os.path.join(args.model, "vocab.txt"), os.path.join(tmp_dir, "vocab.txt"))
+    shutil.rmtree(out_dir, ignore_errors=True)
+    os.replace(tmp_dir, out_dir)
+    ids = tok(text, truncation=True, max_length=cfg.max_position_embeddings, return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        out = model.bert(input_ids=ids, attention_mask=torch.ones_like(ids), output_hidden_states=True)
+    hs = torch.stack(out.hidden_states, dim=0)[:, 0].numpy().astype(np.float32)
+    atomic_save(os.path.join(args.out, "tiny_hidden_ids.npy"), ids[0].numpy().astype(np.int32))
+    atomic_save(os.path.join(args.out, "tiny_hidden_states.npy"), hs)
 
 
 def main():
@@ -75,6 +107,7 @@ def main():
     hs = torch.stack(out.hidden_states, dim=0)[:, 0].numpy().astype(np.float32)
     atomic_save(os.path.join(args.out, "hidden_ids.npy"), ids[0].numpy().astype(np.int32))
     atomic_save(os.path.join(args.out, "hidden_states.npy"), hs)
+    make_tiny(args, tok, long_text)
     print(f"bert_reference.py: {n} embeddings, hidden states {hs.shape} -> {args.out}", file=sys.stderr)
 
 

@@ -157,37 +157,74 @@ TEST(valid_pairs_count_padding_and_causal) {
 
 /* ---------------------------------------------------- the real model */
 
-TEST(bert_hidden_states_match_transformers) {
+/* Run model_dir on the ids in ids_name and compare every hidden state with
+ * hs_name (L+1, S, D), both fixtures; expect_s is the sequence length the
+ * fixture must have (the model's position limit). */
+static void check_hidden_states(const char *model_dir, const char *ids_name, const char *hs_name) {
     char p1[4096], p2[4096];
-    if (!fixture(p1, sizeof p1, "hidden_ids.npy") || !fixture(p2, sizeof p2, "hidden_states.npy")) return;
+    if (!model_dir || !fixture(p1, sizeof p1, ids_name) || !fixture(p2, sizeof p2, hs_name)) {
+        if (!model_dir) ap_test_fail(__FILE__, __LINE__, "no model directory");
+        return;
+    }
     struct ap_npy *ids_npy = NULL, *hs_npy = NULL;
+    struct ap_model *m = NULL;
+    float *hs = NULL;
+    struct ap_model_params mp = ap_model_default_params();
+    mp.n_threads = 2;
     CHECK_STATUS(ap_npy_open(p1, &ids_npy), AP_OK);
     CHECK_STATUS(ap_npy_open(p2, &hs_npy), AP_OK);
-    struct ap_model *m = load_default_model(2);
+    CHECK_STATUS(ap_model_load(model_dir, mp, &m), AP_OK);
     if (!ids_npy || !hs_npy || !m) goto out;
     struct ap_model_info in;
     ap_model_get_info(m, &in);
-    REQUIRE(ids_npy->dtype == AP_DTYPE_I32 && ids_npy->ndim == 1);
+    if (ids_npy->dtype != AP_DTYPE_I32 || ids_npy->ndim != 1) {
+        ap_test_fail(__FILE__, __LINE__, "%s: expected int32 (S,)", p1);
+        goto out;
+    }
     const int32_t S = (int32_t)ids_npy->shape[0];
     const int64_t want_shape[3] = {in.n_layers + 1, S, in.hidden};
     const float *ref = NULL;
     CHECK_STATUS(ap_npy_f32(hs_npy, 3, want_shape, &ref), AP_OK);
     if (!ref) goto out;
-    CHECK(S == in.max_positions); /* the long input fills every position */
-    float *hs = malloc(sizeof(float) * (size_t)(in.n_layers + 1) * S * in.hidden);
-    REQUIRE(hs != NULL);
+    CHECK_EQ_INT(S, in.max_positions); /* the long input fills every position */
+    hs = malloc(sizeof(float) * (size_t)(in.n_layers + 1) * S * in.hidden);
+    if (!hs) goto out;
     CHECK_STATUS(ap_model_forward(m, (const int32_t *)ids_npy->data, S, hs, NULL), AP_OK);
     for (int32_t l = 0; l <= in.n_layers; l++) {
         char what[64];
         snprintf(what, sizeof what, "hidden_states[%d]", l);
         size_t off = (size_t)l * S * in.hidden;
         double maxd = CHECK_ARRAY_NEAR(what, hs + off, ref + off, (size_t)S * in.hidden, TOL_HIDDEN);
-        fprintf(stderr, "    layer %d: max abs error %.3g over %d tokens\n", l, maxd, S);
+        fprintf(stderr, "    %s layer %d: max abs error %.3g over %d tokens\n", in.name, l, maxd, S);
     }
-    free(hs);
 out:
+    free(hs);
     ap_npy_close(ids_npy);
     ap_npy_close(hs_npy);
+    ap_model_free(m);
+}
+
+TEST(bert_hidden_states_match_transformers) {
+    check_hidden_states(ap_test_model_dir(), "hidden_ids.npy", "hidden_states.npy");
+}
+
+/* Another shape (3 layers, 4 heads, hidden 96, 128 positions, gelu_new,
+ * "bert." tensor names, no sentence-transformers files): sizes come from
+ * config.json, not from anything built in. */
+TEST(bert_other_checkpoint_matches_transformers) {
+    char dir[4096];
+    if (!fixture(dir, sizeof dir, "tiny-bert")) return;
+    check_hidden_states(dir, "tiny_hidden_ids.npy", "tiny_hidden_states.npy");
+    struct ap_model *m = NULL;
+    REQUIRE(ap_model_load(dir, ap_model_default_params(), &m) == AP_OK);
+    struct ap_model_info in;
+    ap_model_get_info(m, &in);
+    CHECK_EQ_INT(in.n_layers, 3);
+    CHECK_EQ_INT(in.n_heads, 4);
+    CHECK_EQ_INT(in.head_dim, 24);
+    CHECK_EQ_INT(in.max_tokens, 128);
+    CHECK_EQ_INT(in.pooling, AP_POOLING_MEAN);
+    CHECK_EQ_INT(in.normalize, 0);
     ap_model_free(m);
 }
 
