@@ -142,8 +142,10 @@ struct ap_model_info {
 
 /* Load a model directory: config.json, model.safetensors, vocab.txt and,
  * when present, the sentence-transformers files (modules.json,
- * sentence_bert_config.json, 1_Pooling/config.json). Weights are memory-
- * mapped. All scratch memory is sized here from max_tokens. */
+ * sentence_bert_config.json, 1_Pooling/config.json); docs/model.md lists
+ * what is read. Weights are memory-mapped. All scratch memory is sized here,
+ * for the model's position limit. A model runs one forward pass at a time:
+ * use one context per calling thread (each uses n_threads internally). */
 enum ap_status ap_model_load(const char *dir, struct ap_model_params params, struct ap_model **out);
 void ap_model_free(struct ap_model *model);
 
