@@ -171,10 +171,17 @@ struct ap_method_desc {
     const char *name;
     const char *summary;
     const char *paper;
+    int32_t n_params;
+};
+struct ap_method_param_desc {
+    const char *key;
+    const char *def;  /* default value, as written in a spec */
+    const char *help;
 };
 int32_t ap_method_list_count(void);
 /* AP_ERR_RANGE if index is outside 0..ap_method_list_count()-1. */
 enum ap_status ap_method_list_get(int32_t index, struct ap_method_desc *out);
+enum ap_status ap_method_list_param(int32_t index, int32_t param, struct ap_method_param_desc *out);
 
 /* ------------------------------------------------------------------- .npy */
 

@@ -22,13 +22,16 @@ struct ap_attn_head {
     int32_t d;
     float scale;              /* usually 1/sqrt(d) */
     int32_t causal;           /* query i sees keys j <= i + (T - S) */
-    const uint8_t *key_valid; /* (T) or NULL; 0 marks a padding key, never attended */
+    const uint8_t *key_valid;   /* (T) or NULL; 0 marks a padding key, never attended */
+    const uint8_t *query_valid; /* (S) or NULL; 0 marks a row that is not computed (output 0) */
 };
 
 /* Reference attention, the specification the fast kernels are tested against:
  * scores, softmax and P·V accumulated in double. mask is NULL (every valid
- * pair kept) or (S, T) bytes, 1 = kept. A query row with nothing kept gets a
- * zero output. scratch holds at least T doubles. */
-void ap_attention_ref(const struct ap_attn_head *h, const uint8_t *mask, double *scratch);
+ * pair kept) or (S, T) bytes, 1 = kept. A query row with nothing kept, or
+ * not valid, gets a zero output. scratch holds at least T doubles.
+ * key_prob is NULL or (T): each key's probabilities over the computed rows
+ * are added to it (SpAtten's token importance). */
+void ap_attention_ref(const struct ap_attn_head *h, const uint8_t *mask, double *scratch, double *key_prob);
 
 #endif

@@ -1,16 +1,26 @@
-/* method.c — the method registry and spec parsing ("name:key=value,..."). */
+/* method.c — the method registry, spec parsing ("name:key=value,..."), and
+ * the helpers every method's init() uses to read its parameters. */
 #include "methods/method.h"
 
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
 
-extern const struct ap_method_ops ap_method_dense;
+/* Every method, in the order `attnprune methods` lists them. A new method
+ * adds its ops here and nowhere else. */
+#define AP_METHODS(X) X(ap_method_dense)
 
-static const struct ap_method_ops *const g_methods[] = {
-    &ap_method_dense,
-};
+#define AP_DECLARE(sym) extern const struct ap_method_ops sym;
+AP_METHODS(AP_DECLARE)
+#undef AP_DECLARE
+
+#define AP_ADDRESS(sym) &sym,
+static const struct ap_method_ops *const g_methods[] = {AP_METHODS(AP_ADDRESS)};
+#undef AP_ADDRESS
 
 struct ap_method {
     const struct ap_method_ops *ops;
@@ -31,7 +41,81 @@ enum ap_status ap_method_list_get(int32_t index, struct ap_method_desc *out) {
     out->name = ops->name;
     out->summary = ops->summary;
     out->paper = ops->paper;
+    out->n_params = ops->n_params;
     return AP_OK;
+}
+
+enum ap_status ap_method_list_param(int32_t index, int32_t param, struct ap_method_param_desc *out) {
+    const struct ap_method_ops *ops = ap_method_at(index);
+    if (!ops || param < 0 || param >= ops->n_params)
+        return ap_error(AP_ERR_RANGE, "no parameter %d of method %d", param, index);
+    out->key = ops->params[param].key;
+    out->def = ops->params[param].def;
+    out->help = ops->params[param].help;
+    return AP_OK;
+}
+
+int ap_param_next(struct ap_param_iter *it) {
+    while (*it->p == ',') it->p++;
+    if (!*it->p) return 0;
+    const char *end = strchr(it->p, ',');
+    size_t len = end ? (size_t)(end - it->p) : strlen(it->p);
+    const char *eq = memchr(it->p, '=', len);
+    if (!eq || eq == it->p) {
+        ap_error(AP_ERR_INVALID_ARG, "parameter '%.*s' is not of the form key=value", (int)len, it->p);
+        return -1;
+    }
+    size_t klen = (size_t)(eq - it->p), vlen = len - klen - 1;
+    if (klen >= sizeof it->key || vlen >= sizeof it->value) {
+        ap_error(AP_ERR_INVALID_ARG, "parameter '%.*s' is too long", (int)len, it->p);
+        return -1;
+    }
+    memcpy(it->key, it->p, klen);
+    it->key[klen] = '\0';
+    memcpy(it->value, eq + 1, vlen);
+    it->value[vlen] = '\0';
+    it->p += len;
+    return 1;
+}
+
+enum ap_status ap_param_double(const char *key, const char *value, double lo, double hi, double *out) {
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(value, &end);
+    if (errno || end == value || *end || !isfinite(v) || v < lo || v > hi)
+        return ap_error(AP_ERR_INVALID_ARG, "%s=%s: expected a number in [%g, %g]", key, value, lo, hi);
+    *out = v;
+    return AP_OK;
+}
+
+enum ap_status ap_param_int(const char *key, const char *value, int64_t lo, int64_t hi, int64_t *out) {
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(value, &end, 10);
+    if (errno || end == value || *end || v < lo || v > hi)
+        return ap_error(AP_ERR_INVALID_ARG, "%s=%s: expected an integer in [%lld, %lld]", key, value, (long long)lo,
+                        (long long)hi);
+    *out = v;
+    return AP_OK;
+}
+
+/* Every key of params must be one of the method's. */
+static enum ap_status check_keys(const struct ap_method_ops *ops, const char *params) {
+    struct ap_param_iter it = {.p = params};
+    int r;
+    while ((r = ap_param_next(&it)) == 1) {
+        int known = 0;
+        for (int32_t i = 0; i < ops->n_params; i++) known |= strcmp(ops->params[i].key, it.key) == 0;
+        if (known) continue;
+        char list[512] = "";
+        for (int32_t i = 0; i < ops->n_params; i++) {
+            strncat(list, i ? ", " : "", sizeof list - strlen(list) - 1);
+            strncat(list, ops->params[i].key, sizeof list - strlen(list) - 1);
+        }
+        return ap_error(AP_ERR_INVALID_ARG, "unknown parameter '%s' (%s)", it.key,
+                        ops->n_params ? list : "this method takes none");
+    }
+    return r < 0 ? AP_ERR_INVALID_ARG : AP_OK;
 }
 
 enum ap_status ap_method_create(const char *spec, struct ap_method **out) {
@@ -45,17 +129,19 @@ enum ap_status ap_method_create(const char *spec, struct ap_method **out) {
         if (strlen(g_methods[i]->name) == name_len && strncmp(g_methods[i]->name, spec, name_len) == 0)
             ops = g_methods[i];
     if (!ops) {
-        char known[256] = "";
+        char known[512] = "";
         for (int32_t i = 0; i < ap_method_count(); i++) {
             strncat(known, i ? ", " : "", sizeof known - strlen(known) - 1);
             strncat(known, g_methods[i]->name, sizeof known - strlen(known) - 1);
         }
         return ap_error(AP_ERR_INVALID_ARG, "unknown method '%.*s' (known: %s)", (int)name_len, spec, known);
     }
+    enum ap_status st = check_keys(ops, params);
+    if (st != AP_OK) return ap_error_prefix(st, "method '%s'", ops->name);
     struct ap_method *m = calloc(1, sizeof *m);
     if (!m) return ap_error(AP_ERR_NOMEM, "out of memory creating method '%s'", ops->name);
     m->ops = ops;
-    enum ap_status st = ops->init(params, &m->state);
+    st = ops->init(params, &m->state);
     if (st != AP_OK) {
         free(m);
         return ap_error_prefix(st, "method '%s'", ops->name);
@@ -71,6 +157,8 @@ void ap_method_free(struct ap_method *m) {
 }
 
 const char *ap_method_name(const struct ap_method *m) { return m->ops->name; }
+const struct ap_method_ops *ap_method_ops_of(const struct ap_method *m) { return m->ops; }
+void *ap_method_state(const struct ap_method *m) { return m->state; }
 
 enum ap_status ap_method_predict(const struct ap_method *m, const struct ap_head_inputs *in,
                                  struct ap_head_output *out) {
@@ -81,6 +169,7 @@ int64_t ap_head_valid_pairs(const struct ap_head_inputs *in) {
     const int32_t S = in->n_q, T = in->n_k, offset = T - S;
     int64_t total = 0;
     for (int32_t i = 0; i < S; i++) {
+        if (in->query_valid && !in->query_valid[i]) continue;
         int32_t last = in->causal ? i + offset : T - 1; /* last visible key */
         if (last >= T) last = T - 1;
         if (!in->key_valid) {

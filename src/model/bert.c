@@ -345,9 +345,10 @@ static enum ap_status load_weights(struct ap_model *m, const char *dir) {
 static enum ap_status alloc_scratch(struct ap_model *m) {
     const size_t S = (size_t)m->s_cap, D = (size_t)m->info.hidden, I = (size_t)m->info.intermediate;
     const size_t H = (size_t)m->info.n_heads, nt = (size_t)m->n_threads;
-    size_t bytes = 6 * ap_arena_size_of(S * D * sizeof(float)) + ap_arena_size_of(S * I * sizeof(float)) +
+    size_t bytes = 7 * ap_arena_size_of(S * D * sizeof(float)) + ap_arena_size_of(S * I * sizeof(float)) +
                    ap_arena_size_of(H * S * S) + ap_arena_size_of(nt * S * sizeof(double)) +
-                   ap_arena_size_of(S * sizeof(int32_t));
+                   ap_arena_size_of(S * sizeof(int32_t)) + 2 * ap_arena_size_of(H * S * sizeof(double)) +
+                   ap_arena_size_of(H * sizeof(double)) + ap_arena_size_of(S) + ap_arena_size_of(H);
     enum ap_status st = ap_arena_init(&m->arena, bytes);
     if (st != AP_OK) return st;
     m->x = ap_arena_floats(&m->arena, S * D);
@@ -360,7 +361,13 @@ static enum ap_status alloc_scratch(struct ap_model *m) {
     m->masks = ap_arena_alloc(&m->arena, H * S * S);
     m->scores = ap_arena_alloc(&m->arena, nt * S * sizeof(double));
     m->ids = ap_arena_alloc(&m->arena, S * sizeof(int32_t));
-    AP_ASSERT(m->ids != NULL); /* the arena was sized for exactly these */
+    m->x_prev = ap_arena_floats(&m->arena, S * D);
+    m->key_prob = ap_arena_alloc(&m->arena, H * S * sizeof(double));
+    m->key_prob_packed = ap_arena_alloc(&m->arena, H * S * sizeof(double));
+    m->head_out_abs = ap_arena_alloc(&m->arena, H * sizeof(double));
+    m->token_active = ap_arena_alloc(&m->arena, S);
+    m->head_active = ap_arena_alloc(&m->arena, H);
+    AP_ASSERT(m->head_active != NULL); /* the arena was sized for exactly these */
     return AP_OK;
 }
 
@@ -392,37 +399,79 @@ static void activation(const struct ap_model *m, float *x, int64_t n) {
     }
 }
 
-/* ctx (S, D) = per-head attention of q, k, v (S, D); heads run in parallel. */
+/* ctx (S, D) = per-head attention of q, k, v (S, D); heads run in parallel.
+ * Inactive heads (cascade head pruning) output zeros; inactive tokens are
+ * neither queries nor keys. With a cascade method, each head's key
+ * probabilities and output magnitude are gathered for its end_layer hook. */
 static enum ap_status attention_layer(struct ap_model *m, int32_t layer, int32_t S) {
     const int32_t H = m->info.n_heads, d = m->info.head_dim, D = m->info.hidden;
     const float scale = 1.0f / sqrtf((float)d);
+    const struct ap_method_ops *ops = ap_method_ops_of(m->method);
+    const int cascade = ops->end_layer != NULL;
+    const uint8_t *tok = m->n_active < S ? m->token_active : NULL;
     enum ap_status status = AP_OK;
+    char message[1024] = "";
 #pragma omp parallel for schedule(dynamic, 1) num_threads(m->n_threads)
     for (int32_t h = 0; h < H; h++) {
         int tid = 0;
 #ifdef _OPENMP
         tid = omp_get_thread_num();
 #endif
+        double *key_prob = cascade ? m->key_prob + (int64_t)h * m->s_cap : NULL;
+        if (key_prob) memset(key_prob, 0, sizeof(double) * (size_t)S);
+        if (!m->head_active[h]) {
+            for (int32_t i = 0; i < S; i++) memset(m->ctx + (int64_t)i * D + (int64_t)h * d, 0, sizeof(float) * (size_t)d);
+            m->head_out_abs[h] = 0.0;
+            continue;
+        }
         struct ap_head_inputs in = {
-            .layer = layer, .head = h, .n_q = S, .n_k = S, .d = d,
+            .layer = layer, .head = h, .n_layers = m->info.n_layers, .n_heads = H, .n_q = S, .n_k = S, .d = d,
             .q = m->q + (int64_t)h * d, .k = m->k + (int64_t)h * d, .v = m->v + (int64_t)h * d,
-            .q_stride = D, .k_stride = D, .v_stride = D, .scale = scale, .causal = 0, .key_valid = NULL,
+            .q_stride = D, .k_stride = D, .v_stride = D, .scale = scale, .causal = 0, .key_valid = tok,
+            .query_valid = tok,
         };
         struct ap_head_output out = {.mask = m->masks + (int64_t)h * m->s_cap * m->s_cap};
         enum ap_status st = ap_method_predict(m->method, &in, &out);
         if (st != AP_OK) {
 #pragma omp critical
-            status = st;
+            {
+                status = st;
+                snprintf(message, sizeof message, "head %d: %s", h, ap_last_error());
+            }
             continue;
         }
         struct ap_attn_head kh = {
             .q = in.q, .k = in.k, .v = in.v, .o = m->ctx + (int64_t)h * d,
             .q_stride = D, .k_stride = D, .v_stride = D, .o_stride = D,
-            .n_q = S, .n_k = S, .d = d, .scale = scale, .causal = 0, .key_valid = NULL,
+            .n_q = S, .n_k = S, .d = d, .scale = scale, .causal = 0, .key_valid = tok, .query_valid = tok,
         };
-        ap_attention_ref(&kh, out.mask, m->scores + (int64_t)tid * m->s_cap);
+        ap_attention_ref(&kh, out.mask, m->scores + (int64_t)tid * m->s_cap, key_prob);
+        if (cascade) {
+            double a = 0.0;
+            for (int32_t i = 0; i < S; i++) {
+                if (tok && !tok[i]) continue;
+                const float *o = kh.o + (int64_t)i * D;
+                for (int32_t c = 0; c < d; c++) a += fabs((double)o[c]);
+            }
+            m->head_out_abs[h] = a;
+        }
+        if (m->observer.on_head) m->observer.on_head(m->observer.user, &in, &out, kh.o, D);
     }
-    return status;
+    if (status != AP_OK) return ap_error(status, "%s", message);
+    if (!cascade) return AP_OK;
+
+    struct ap_layer_view view = {
+        .layer = layer, .n_layers = m->info.n_layers, .n_tokens = S, .n_heads = H, .key_prob = m->key_prob_packed,
+        .head_out_abs = m->head_out_abs, .token_active = m->token_active, .head_active = m->head_active,
+    };
+    for (int32_t h = 0; h < H; h++) /* (H, T) contiguous for the hook */
+        memcpy(m->key_prob_packed + (int64_t)h * S, m->key_prob + (int64_t)h * m->s_cap, sizeof(double) * (size_t)S);
+    enum ap_status st = ops->end_layer(ap_method_state(m->method), &view);
+    if (st != AP_OK) return ap_error_prefix(st, "method '%s' after layer %d", ops->name, layer);
+    m->n_active = 0;
+    for (int32_t i = 0; i < S; i++) m->n_active += m->token_active[i] != 0;
+    if (m->observer.on_layer) m->observer.on_layer(m->observer.user, &view);
+    return AP_OK;
 }
 
 enum ap_status ap_bert_forward(struct ap_model *m, const int32_t *ids, int32_t S, float *hidden_states,
@@ -435,6 +484,14 @@ enum ap_status ap_bert_forward(struct ap_model *m, const int32_t *ids, int32_t S
         if (ids[i] < 0 || ids[i] >= in->vocab_size)
             return ap_error(AP_ERR_RANGE, "token id %d at position %d is outside the vocabulary (0..%d)", ids[i], i,
                             in->vocab_size - 1);
+    const struct ap_method_ops *ops = ap_method_ops_of(m->method);
+    memset(m->token_active, 1, (size_t)S);
+    memset(m->head_active, 1, (size_t)in->n_heads);
+    m->n_active = S;
+    if (ops->begin_sequence) {
+        enum ap_status st = ops->begin_sequence(ap_method_state(m->method), S, in->n_layers, in->n_heads);
+        if (st != AP_OK) return ap_error_prefix(st, "method '%s'", ops->name);
+    }
     const struct ap_bert_weights *w = &m->w;
     float *x = m->x;
     for (int32_t i = 0; i < S; i++) {
@@ -447,6 +504,11 @@ enum ap_status ap_bert_forward(struct ap_model *m, const int32_t *ids, int32_t S
 
     for (int32_t l = 0; l < in->n_layers; l++) {
         const struct ap_bert_layer *y = &w->layers[l];
+        /* Tokens pruned by a cascade method are removed from this layer on:
+         * they are neither queries nor keys, and their hidden state stays as
+         * it was when they were pruned (restored from x_prev below). */
+        const int pruned = m->n_active < S;
+        if (pruned) memcpy(m->x_prev, x, sizeof(float) * (size_t)S * D);
         ap_linear(x, S, D, y->wq, y->bq, D, m->q);
         ap_linear(x, S, D, y->wk, y->bk, D, m->k);
         ap_linear(x, S, D, y->wv, y->bv, D, m->v);
@@ -460,6 +522,9 @@ enum ap_status ap_bert_forward(struct ap_model *m, const int32_t *ids, int32_t S
         ap_linear(m->inter, S, I, y->wf, y->bf, D, m->tmp);
         ap_add_inplace(x, m->tmp, (int64_t)S * D);
         ap_layer_norm(x, S, D, y->ln2_g, y->ln2_b, in->layer_norm_eps);
+        if (pruned)
+            for (int32_t i = 0; i < S; i++)
+                if (!m->token_active[i]) memcpy(x + (int64_t)i * D, m->x_prev + (int64_t)i * D, sizeof(float) * (size_t)D);
         if (hidden_states) memcpy(hidden_states + (int64_t)(l + 1) * S * D, x, sizeof(float) * (size_t)S * D);
     }
 

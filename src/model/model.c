@@ -59,6 +59,10 @@ void ap_model_free(struct ap_model *m) {
     free(m);
 }
 
+void ap_model_set_observer(struct ap_model *m, struct ap_model_observer observer) { m->observer = observer; }
+
+struct ap_method *ap_model_method(struct ap_model *m) { return m->method; }
+
 void ap_model_get_info(const struct ap_model *m, struct ap_model_info *info) { *info = m->info; }
 
 const struct ap_tokenizer *ap_model_tokenizer(const struct ap_model *m) { return m->tok; }

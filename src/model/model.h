@@ -11,6 +11,23 @@
 
 struct ap_safetensors;
 struct ap_method;
+struct ap_head_inputs;
+struct ap_head_output;
+struct ap_layer_view;
+
+/* Who wants to see each head's work (eval metrics, traces, calibration).
+ * on_head runs concurrently for different heads; on_layer single-threaded. */
+struct ap_model_observer {
+    void (*on_head)(void *user, const struct ap_head_inputs *in, const struct ap_head_output *out,
+                    const float *o /* (S, d), row stride o_stride */, int64_t o_stride);
+    void (*on_layer)(void *user, const struct ap_layer_view *view);
+    void *user;
+};
+
+/* Set (or with a zeroed observer, clear) the model's observer. */
+void ap_model_set_observer(struct ap_model *m, struct ap_model_observer observer);
+/* The method in use. */
+struct ap_method *ap_model_method(struct ap_model *m);
 
 enum ap_activation { AP_ACT_GELU_ERF, AP_ACT_GELU_TANH, AP_ACT_RELU };
 
@@ -51,6 +68,14 @@ struct ap_model {
     uint8_t *masks;    /* (H, S_cap, S_cap) per-head mask buffers for methods */
     double *scores;    /* (n_threads, S_cap) per-thread reference-kernel scratch */
     int32_t *ids;      /* (S_cap) token ids for ap_model_embed */
+    float *x_prev;     /* (S_cap, D) hidden state before the layer, for pruned tokens */
+    double *key_prob;  /* (H, S_cap) per head: probability each key received (cascade methods) */
+    double *key_prob_packed; /* (H, S) the same, packed for the end_layer hook */
+    double *head_out_abs;    /* (H) per head: sum of |O| */
+    uint8_t *token_active;   /* (S_cap) 1 = the token is still in the sequence */
+    uint8_t *head_active;    /* (H) 1 = the head is still computed */
+    int32_t n_active;        /* tokens with token_active set */
+    struct ap_model_observer observer;
 };
 
 enum ap_status ap_bert_load(struct ap_model *m, const char *dir, struct ap_model_params params);

@@ -55,7 +55,7 @@ TEST(attention_ref_hand_computed) {
     double scratch[2];
     struct ap_attn_head h = {.q = q, .k = k, .v = v, .o = o, .q_stride = 2, .k_stride = 2, .v_stride = 2,
                              .o_stride = 2, .n_q = 2, .n_k = 2, .d = 2, .scale = 1.0f};
-    ap_attention_ref(&h, NULL, scratch);
+    ap_attention_ref(&h, NULL, scratch, NULL);
     double e = exp(1.0), e2 = exp(2.0);
     double p00 = e / (e + 1), p01 = 1 / (e + 1), p10 = 1 / (1 + e2), p11 = e2 / (1 + e2);
     CHECK_NEAR(o[0], p00 * 10 + p01 * 20, TOL_KERNEL * 20);
@@ -65,18 +65,18 @@ TEST(attention_ref_hand_computed) {
 
     /* A mask keeping only key 1 for row 0 makes row 0's output v1 exactly. */
     const uint8_t mask[] = {0, 1, 1, 1};
-    ap_attention_ref(&h, mask, scratch);
+    ap_attention_ref(&h, mask, scratch, NULL);
     CHECK_NEAR(o[0], 20, 0);
     CHECK_NEAR(o[1], 2, 0);
 
     /* Causal: row 0 sees key 0 only; a padded key 0 then leaves row 0 empty (zeros). */
     h.causal = 1;
-    ap_attention_ref(&h, NULL, scratch);
+    ap_attention_ref(&h, NULL, scratch, NULL);
     CHECK_NEAR(o[0], 10, 0);
     CHECK_NEAR(o[1], 1, 0);
     const uint8_t valid[] = {0, 1};
     h.key_valid = valid;
-    ap_attention_ref(&h, NULL, scratch);
+    ap_attention_ref(&h, NULL, scratch, NULL);
     CHECK_NEAR(o[0], 0, 0);
     CHECK_NEAR(o[2], 20, 0);
 }
