@@ -118,6 +118,9 @@ struct ap_model_params {
     int32_t n_threads;   /* threads for GEMMs and attention; 0 = all cores        */
     int32_t max_tokens;  /* longest sequence; 0 = the model's configured maximum */
     const char *method;  /* attention method spec ("dense"); NULL = "dense"      */
+    const char *calib_text; /* calibration text for methods whose thresholds are
+                               calibrated (leopard, sprint); NULL = the model
+                               directory's calibration.txt */
 };
 
 struct ap_model_params ap_model_default_params(void);
@@ -137,7 +140,8 @@ struct ap_model_info {
     float layer_norm_eps;
     int64_t n_params;        /* parameters in the weight file */
     char name[128];          /* model directory's base name */
-    char method[64];         /* attention method in use */
+    char method[256];        /* attention method in use, as specified */
+    char method_note[512];   /* how the method was set up, e.g. its calibration */
 };
 
 /* Load a model directory: config.json, model.safetensors, vocab.txt and,
@@ -182,6 +186,52 @@ int32_t ap_method_list_count(void);
 /* AP_ERR_RANGE if index is outside 0..ap_method_list_count()-1. */
 enum ap_status ap_method_list_get(int32_t index, struct ap_method_desc *out);
 enum ap_status ap_method_list_param(int32_t index, int32_t param, struct ap_method_param_desc *out);
+
+/* ------------------------------------------------------------- evaluation */
+
+/* Fidelity of a method against dense attention on real text: the text's
+ * lines as one token stream cut into chunks, each chunk run through the
+ * dense model once (ap_eval_open) and through the model with each method
+ * setting (ap_eval_method). docs/eval.md defines every metric. */
+struct ap_eval;
+
+struct ap_eval_params {
+    int32_t chunk_tokens;  /* tokens per chunk with [CLS]/[SEP]; 0 = the model's max tokens */
+    int64_t max_tokens;    /* use at most this many tokens of text (whole chunks); 0 = all */
+    int32_t n_threads;     /* 0 = all cores */
+    const char *calib_text;/* as ap_model_params.calib_text */
+    /* optional progress: called after each chunk with chunks done and total */
+    void (*progress)(void *user, int64_t done, int64_t total);
+    void *progress_user;
+};
+
+struct ap_eval_params ap_eval_default_params(void);
+
+struct ap_eval_result {
+    double density;       /* kept pairs / valid pairs, over every layer, head and chunk */
+    double mass_recall;   /* mean over computed query rows of the dense probability kept */
+    double out_rel_err;   /* mean over heads of ||O - O_dense||_F / ||O_dense||_F, same inputs */
+    double emb_cos_mean;  /* sentence embedding cosine to the dense model, mean over chunks */
+    double emb_cos_min;   /* and the minimum */
+    int64_t chunks, tokens;
+    double seconds;       /* wall time of this setting */
+    char note[512];       /* the method's set-up note (e.g. its calibration), or "" */
+};
+
+enum ap_status ap_eval_open(const char *model_dir, const char *text_path, struct ap_eval_params params,
+                            struct ap_eval **out);
+enum ap_status ap_eval_method(struct ap_eval *ev, const char *method_spec, struct ap_eval_result *out);
+int64_t ap_eval_chunk_count(const struct ap_eval *ev);
+void ap_eval_free(struct ap_eval *ev);
+
+/* ------------------------------------------------------------------ trace */
+
+/* Run a method over chunks of real text and write its per-layer, per-head
+ * trace (SPEC §8; the format is docs/trace-format.md) into out_dir, which is
+ * assembled under a temporary name and renamed when complete. An existing
+ * out_dir is replaced only if it holds a trace. Chunking as ap_eval_open. */
+enum ap_status ap_trace_write(const char *model_dir, const char *text_path, const char *method_spec,
+                              struct ap_eval_params params, const char *out_dir);
 
 /* ------------------------------------------------------------------- .npy */
 

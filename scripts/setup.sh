@@ -60,3 +60,14 @@ if [ ! -f data/pydoc/lines.txt ]; then
     note "exporting the Python 3.11 manual's text to data/pydoc"
     scripts/fetch_pydoc.sh data/pydoc
 fi
+
+# -- 5. calibration text for calibrated thresholds (not the evaluation text) ------
+# Methods whose paper learns per-layer thresholds (LEOPARD, SPRINT) are
+# calibrated on text the evaluations never use: prose lines of the Python
+# manual (docs/methods.md says why).
+calib=models/all-MiniLM-L6-v2/calibration.txt
+if [ ! -f "$calib" ]; then
+    note "writing $calib (prose from the Python 3.11 manual)"
+    grep -E '^[A-Z][a-z]+ [a-z]+ .{40,}[.:]$' data/pydoc/lines.txt | head -n 1500 > "$calib.tmp.$$"
+    mv -f "$calib.tmp.$$" "$calib"
+fi

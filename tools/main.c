@@ -12,6 +12,8 @@ static const struct {
     {"info", ap_cmd_info, "print a model's architecture summary"},
     {"embed", ap_cmd_embed, "sentence embeddings of each input line, as float32 .npy"},
     {"methods", ap_cmd_methods, "list the attention methods and their parameters"},
+    {"eval", ap_cmd_eval, "density against fidelity of methods on real text, as CSV"},
+    {"trace", ap_cmd_trace, "a method's per-layer, per-head trace on real text, for the simulators"},
 };
 
 static void usage(FILE *f) {

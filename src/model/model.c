@@ -11,11 +11,12 @@
 #include "core/error.h"
 #include "io/safetensors.h"
 #include "methods/method.h"
+#include "model/calibration.h"
 #include "model/model.h"
 #include "model/tokenizer.h"
 
 struct ap_model_params ap_model_default_params(void) {
-    struct ap_model_params p = {.n_threads = 0, .max_tokens = 0, .method = NULL};
+    struct ap_model_params p = {.n_threads = 0, .max_tokens = 0, .method = NULL, .calib_text = NULL};
     return p;
 }
 
@@ -36,6 +37,11 @@ enum ap_status ap_model_load(const char *dir, struct ap_model_params params, str
     m->n_threads = params.n_threads ? params.n_threads : default_threads();
     enum ap_status st = ap_method_create(params.method, &m->method);
     if (st == AP_OK) st = ap_bert_load(m, dir, params);
+    if (st == AP_OK) {
+        char calib[4096];
+        snprintf(calib, sizeof calib, "%s/%s", dir, AP_CALIB_DEFAULT_TEXT);
+        st = ap_model_calibrate_method(m, dir, params.calib_text ? params.calib_text : calib);
+    }
     if (st != AP_OK) {
         ap_model_free(m);
         return st;

@@ -42,7 +42,7 @@ expect "unknown command" 2 "unknown command 'frobnicate'" -- "$TOOL" frobnicate
 expect "version" 0 "^attnprune [0-9]+\.[0-9]+\.[0-9]+" -- "$TOOL" --version
 expect "embed --help" 0 "-o, --output" -- "$TOOL" embed --help
 expect "info --help" 0 "-m, --model" -- "$TOOL" info --help
-expect "methods" 0 "^dense" -- "$TOOL" methods
+expect "methods" 0 "^dense — " -- "$TOOL" methods
 expect "info" 0 "heads +12 \(head dim 32\)" -- "$TOOL" info -m "$MODEL"
 expect "info: layers" 0 "layers +6" -- "$TOOL" info -m "$MODEL"
 expect "info: max tokens" 0 "max tokens +256" -- "$TOOL" info -m "$MODEL"
