@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# test_eval_trace.sh TOOL — `attnprune eval` and `attnprune trace` on real
+# text: CSV rows and their invariants, appending, sweeps, the trace files,
+# and the failures (clear message, non-zero exit, nothing half-written).
+set -u
+TOOL=${1:?usage: test_eval_trace.sh PATH/TO/attnprune}
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+MODEL=${AP_MODEL_DIR:-$ROOT/models/all-MiniLM-L6-v2}
+PY=$ROOT/.venv/bin/python
+TEXT=$ROOT/data/austen/persuasion.txt
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+passed=0; failed=0
+ok() { passed=$((passed + 1)); echo "ok   $1"; }
+bad() { failed=$((failed + 1)); echo "FAIL $1"; shift; for l in "$@"; do echo "    $l"; done; }
+expect() {
+    local name=$1 want=$2 pattern=$3; shift 4
+    local out rc
+    out=$("$@" 2>&1); rc=$?
+    if [ "$rc" != "$want" ]; then bad "$name" "exit status $rc, expected $want" "output: ${out:0:600}"; return; fi
+    if [ -n "$pattern" ] && ! grep -qE -- "$pattern" <<<"$out"; then bad "$name" "output lacks /$pattern/" "output: ${out:0:600}"; return; fi
+    ok "$name"
+}
+
+# --- eval: dense against itself is exact
+expect "eval dense" 0 "^dense +1\.0000 +1\.0000 +0\.0000 +1\.000000 +1\.000000" -- \
+    "$TOOL" eval -m "$MODEL" -i "$TEXT" -a dense --max-tokens 512 -o "$T/e.csv"
+row=$(sed -n 2p "$T/e.csv")
+case "$row" in
+    dense,,1.000000,1.000000,0.000000,1.00000000,1.00000000,2,512,*) ok "eval CSV row for dense" ;;
+    *) bad "eval CSV row for dense" "$row" ;;
+esac
+"$TOOL" eval -m "$MODEL" -i "$TEXT" -a dense --max-tokens 256 -o "$T/e.csv" > /dev/null 2>&1
+if [ "$(grep -c '^method,' "$T/e.csv")" = 1 ] && [ "$(wc -l < "$T/e.csv")" = 3 ]; then
+    ok "eval appends rows under one header"
+else
+    bad "eval appends rows under one header" "$(cat "$T/e.csv")"
+fi
+expect "eval: unknown method" 1 "unknown method 'nosuch'" -- "$TOOL" eval -m "$MODEL" -i "$TEXT" -a nosuch -o "$T/x.csv" --max-tokens 256
+expect "eval: unknown parameter" 1 "method 'dense': unknown parameter 'k'" -- \
+    "$TOOL" eval -m "$MODEL" -i "$TEXT" -a dense --sweep k=1,2 -o "$T/x.csv" --max-tokens 256
+expect "eval: bad --sweep" 2 "--sweep expects KEY=v1,v2" -- "$TOOL" eval -m "$MODEL" -i "$TEXT" -a dense --sweep k -o "$T/x.csv"
+expect "eval: no -a" 2 "at least one -a METHOD" -- "$TOOL" eval -m "$MODEL" -i "$TEXT" -o "$T/x.csv"
+printf 'too short\n' > "$T/short.txt"
+expect "eval: text shorter than a chunk" 1 "short.txt: fewer than 254 tokens" -- "$TOOL" eval -m "$MODEL" -i "$T/short.txt" -a dense -o "$T/x.csv"
+[ ! -e "$T/x.csv" ] && ok "failed evals write no CSV" || bad "failed evals write no CSV" "$(cat "$T/x.csv")"
+
+# --- trace
+expect "trace dense" 0 "trace of dense written" -- "$TOOL" trace -m "$MODEL" -i "$TEXT" -a dense --max-tokens 512 -o "$T/tr"
+check=$("$PY" - "$T/tr" <<'PY' 2>&1
+import csv, json, sys
+import numpy as np
+d = sys.argv[1]
+meta = json.load(open(f"{d}/trace.json"))
+assert meta["format"] == "attnprune-trace" and meta["version"] == 1, meta
+L, H, N, T = meta["layers"], meta["heads"], meta["chunks"], meta["tokens_per_chunk"]
+assert (L, H, N, T) == (6, 12, 2, 256), (L, H, N, T)
+heads = list(csv.DictReader(open(f"{d}/heads.csv")))
+assert len(heads) == N * L * H, len(heads)
+assert all(int(r["kept"]) == int(r["valid"]) == T * T for r in heads)
+layers = list(csv.DictReader(open(f"{d}/layers.csv")))
+assert len(layers) == N * L and all(int(r["tokens_active"]) == T and int(r["heads_active"]) == H for r in layers)
+rows = np.load(f"{d}/rows.npy")
+assert rows.shape == (N, L, H, T) and rows.dtype == np.int32 and (rows == T).all()
+print("consistent")
+PY
+)
+[ "$check" = consistent ] && ok "trace files agree with each other and with dense" || bad "trace files agree" "$check"
+expect "trace replaces a trace" 0 "" -- "$TOOL" trace -m "$MODEL" -i "$TEXT" --max-tokens 256 -o "$T/tr"
+mkdir -p "$T/notrace"; echo keep > "$T/notrace/file"
+expect "trace refuses a directory that is not a trace" 1 "not a trace directory" -- "$TOOL" trace -m "$MODEL" -i "$TEXT" --max-tokens 256 -o "$T/notrace"
+[ -f "$T/notrace/file" ] && ok "the refused directory is untouched" || bad "the refused directory is untouched"
+expect "trace: unknown method" 1 "unknown method" -- "$TOOL" trace -m "$MODEL" -i "$TEXT" -a nosuch -o "$T/tr2"
+left=$(ls -a "$T" | grep -E 'tmp|tr2' || true)
+[ -z "$left" ] && ok "failed traces leave nothing behind" || bad "failed traces leave nothing behind" "$left"
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
