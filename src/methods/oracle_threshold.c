@@ -105,7 +105,7 @@ static void threshold_free(void *state) { free(state); }
 const struct ap_method_ops ap_method_oracle_threshold = {
     .name = "oracle-threshold",
     .summary = "baseline: keep pairs whose exact probability exceeds t (computes every score)",
-    .paper = "oracle baseline (the exact-probability threshold that Sanger, MICRO 2021 and LEOPARD, ISCA 2022 approximate)",
+    .paper = "oracle baseline of Sanger (MICRO 2021) and LEOPARD (ISCA 2022)",
     .params = g_params,
     .n_params = (int32_t)(sizeof g_params / sizeof g_params[0]),
     .stat_names = g_stat_names,

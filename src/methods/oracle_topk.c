@@ -111,7 +111,7 @@ static void topk_free(void *state) { free(state); }
 const struct ap_method_ops ap_method_oracle_topk = {
     .name = "oracle-topk",
     .summary = "baseline: per query, the k largest exact probabilities (computes every score)",
-    .paper = "oracle baseline (SpAtten, HPCA 2021; Sanger, MICRO 2021 compare against it)",
+    .paper = "oracle baseline of SpAtten (HPCA 2021) and Sanger (MICRO 2021)",
     .params = g_params,
     .n_params = (int32_t)(sizeof g_params / sizeof g_params[0]),
     .stat_names = g_stat_names,
