@@ -1,0 +1,116 @@
+/* oracle_threshold.c — baseline: keep the pairs whose exact probability
+ * exceeds a threshold.
+ *
+ * Legend: S = queries, T = keys, d = head dimension.
+ *
+ * The ideal that threshold predictors (Sanger, LEOPARD, SPRINT, HAMMER)
+ * approximate: per valid query row, the softmax over its visible keys
+ * (valid, not in the causal future) is computed exactly, and (i, j) is kept
+ * iff p_ij > t (strictly). A row whose probabilities are all <= t (possible
+ * only when t >= 1 / visible keys) would be empty; with keep_argmax=1 (the
+ * default) it keeps its largest probability instead (lowest key index among
+ * equal maxima), so that no query loses all of its context; keep_argmax=0
+ * leaves it empty (the kernel then outputs zeros for that row). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "kernels/probs_row.h"
+#include "methods/method.h"
+
+struct oracle_threshold {
+    double t;
+    int64_t keep_argmax;
+};
+
+static const struct ap_param_desc g_params[] = {
+    {"t", "2e-3", "probability threshold: keep p > t (0 <= t < 1)"},
+    {"keep_argmax", "1", "1 = a row with no p > t keeps its largest probability; 0 = it stays empty"},
+};
+
+enum { STAT_ROWS, STAT_FORCED, STAT_EMPTY, STAT_MASS, N_STATS };
+static const char *const g_stat_names[N_STATS] = {"rows", "forced_rows", "empty_rows", "mass_kept"};
+
+static enum ap_status threshold_init(const char *params, void **state) {
+    struct oracle_threshold s = {.t = 2e-3, .keep_argmax = 1};
+    struct ap_param_iter it = {.p = params ? params : ""};
+    int r;
+    while ((r = ap_param_next(&it)) == 1) {
+        enum ap_status st = AP_OK;
+        if (strcmp(it.key, "t") == 0) {
+            st = ap_param_double(it.key, it.value, 0.0, 1.0, &s.t);
+            if (st == AP_OK && !(s.t < 1.0))
+                st = ap_error(AP_ERR_INVALID_ARG, "t=%s: expected a probability in [0, 1)", it.value);
+        } else if (strcmp(it.key, "keep_argmax") == 0)
+            st = ap_param_int(it.key, it.value, 0, 1, &s.keep_argmax);
+        else
+            st = ap_error(AP_ERR_INVALID_ARG, "unknown parameter '%s' (t, keep_argmax)", it.key);
+        if (st != AP_OK) return st;
+    }
+    if (r < 0) return AP_ERR_INVALID_ARG;
+    struct oracle_threshold *p = malloc(sizeof *p);
+    if (!p) return ap_error(AP_ERR_NOMEM, "out of memory");
+    *p = s;
+    *state = p;
+    return AP_OK;
+}
+
+/* Contract: see method.h. Allocates T doubles per call. */
+static enum ap_status threshold_predict(const void *state, const struct ap_head_inputs *in,
+                                        struct ap_head_output *out) {
+    const struct oracle_threshold *s = state;
+    const int32_t S = in->n_q, T = in->n_k;
+    double *p = malloc(sizeof(double) * (size_t)T);
+    if (!p) return ap_error(AP_ERR_NOMEM, "out of memory for %d keys", T);
+    int64_t kept = 0, valid = 0;
+    for (int32_t i = 0; i < S; i++) {
+        uint8_t *mrow = out->mask + (int64_t)i * T;
+        memset(mrow, 0, (size_t)T);
+        if (in->query_valid && !in->query_valid[i]) continue;
+        int32_t last = in->causal ? i + (T - S) : T - 1;
+        int32_t n = ap_probs_row(in->q + (int64_t)i * in->q_stride, in->k, in->k_stride, T, in->d, in->scale, last,
+                                 in->key_valid, p);
+        if (n == 0) continue; /* nothing visible: not a row that counts */
+        int32_t row_kept = 0, arg = -1;
+        double mass = 0.0;
+        for (int32_t j = 0; j < T; j++) {
+            if (p[j] > s->t) {
+                mrow[j] = 1;
+                row_kept++;
+                mass += p[j];
+            }
+            if (j <= last && (!in->key_valid || in->key_valid[j]) && (arg < 0 || p[j] > p[arg])) arg = j;
+        }
+        if (row_kept == 0 && s->keep_argmax) {
+            mrow[arg] = 1;
+            row_kept = 1;
+            mass = p[arg];
+            out->stats[STAT_FORCED] += 1;
+        }
+        if (row_kept == 0) out->stats[STAT_EMPTY] += 1;
+        out->stats[STAT_ROWS] += 1;
+        out->stats[STAT_MASS] += mass;
+        kept += row_kept;
+        valid += n;
+    }
+    free(p);
+    out->kept = kept;
+    out->valid = valid;
+    return AP_OK;
+}
+
+static void threshold_free(void *state) { free(state); }
+
+const struct ap_method_ops ap_method_oracle_threshold = {
+    .name = "oracle-threshold",
+    .summary = "baseline: keep pairs whose exact probability exceeds t (computes every score)",
+    .paper = "oracle baseline of Sanger (MICRO 2021) and LEOPARD (ISCA 2022)",
+    .params = g_params,
+    .n_params = (int32_t)(sizeof g_params / sizeof g_params[0]),
+    .stat_names = g_stat_names,
+    .n_stats = N_STATS,
+    .init = threshold_init,
+    .predict = threshold_predict,
+    .free = threshold_free,
+};

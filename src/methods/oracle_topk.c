@@ -1,0 +1,122 @@
+/* oracle_topk.c — baseline: per query row, the k largest exact probabilities.
+ *
+ * Legend: S = queries, T = keys, d = head dimension.
+ *
+ * Not a predictor anyone could build cheaply: it computes every exact score
+ * to decide the mask, and serves as the upper bound the papers compare
+ * their predictors against ("oracle top-k"). Per valid query row with n
+ * visible keys (valid, not in the causal future) it keeps
+ *     k_row = min(k, n)                      if k > 0,
+ *     k_row = ceil(keep * n) (at least 1)    otherwise,
+ * of the largest probabilities (the ceiling is taken of keep * n - 1e-9 so
+ * that e.g. 0.3 * 100 gives 30 despite rounding). Ties at the k-th largest
+ * value: lower key index wins (the top-k engine's rule, kernels/topk.h). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "kernels/probs_row.h"
+#include "kernels/topk.h"
+#include "methods/method.h"
+
+struct oracle_topk {
+    int64_t k;   /* absolute keys per row; 0 = use keep */
+    double keep; /* fraction of the row's visible keys */
+};
+
+static const struct ap_param_desc g_params[] = {
+    {"k", "0", "keys kept per query row, absolute (integer >= 0; 0 = use keep instead)"},
+    {"keep", "0.25", "fraction of each row's valid keys kept, rounded up (0 < keep <= 1)"},
+};
+
+enum { STAT_ROWS, STAT_MASS, N_STATS };
+static const char *const g_stat_names[N_STATS] = {"rows", "mass_kept"};
+
+/* Keys to keep among n visible ones. */
+static int32_t row_k(const struct oracle_topk *s, int32_t n) {
+    if (n <= 0) return 0;
+    if (s->k > 0) return s->k < n ? (int32_t)s->k : n;
+    int32_t k = (int32_t)ceil(s->keep * (double)n - 1e-9);
+    return k < 1 ? 1 : k > n ? n : k;
+}
+
+static enum ap_status topk_init(const char *params, void **state) {
+    struct oracle_topk s = {.k = 0, .keep = 0.25};
+    struct ap_param_iter it = {.p = params ? params : ""};
+    int r;
+    while ((r = ap_param_next(&it)) == 1) {
+        enum ap_status st = AP_OK;
+        if (strcmp(it.key, "k") == 0) st = ap_param_int(it.key, it.value, 0, INT32_MAX, &s.k);
+        else if (strcmp(it.key, "keep") == 0) {
+            st = ap_param_double(it.key, it.value, 0.0, 1.0, &s.keep);
+            if (st == AP_OK && !(s.keep > 0.0))
+                st = ap_error(AP_ERR_INVALID_ARG, "keep=%s: expected a fraction in (0, 1]", it.value);
+        } else
+            st = ap_error(AP_ERR_INVALID_ARG, "unknown parameter '%s' (k, keep)", it.key);
+        if (st != AP_OK) return st;
+    }
+    if (r < 0) return AP_ERR_INVALID_ARG;
+    struct oracle_topk *p = malloc(sizeof *p);
+    if (!p) return ap_error(AP_ERR_NOMEM, "out of memory");
+    *p = s;
+    *state = p;
+    return AP_OK;
+}
+
+/* Contract: see method.h. Per row: exact probabilities (kernels/probs_row.h),
+ * then the top-k engine over the visible keys. Allocates 3T doubles and T
+ * bytes per call. */
+static enum ap_status topk_predict(const void *state, const struct ap_head_inputs *in, struct ap_head_output *out) {
+    const struct oracle_topk *s = state;
+    const int32_t S = in->n_q, T = in->n_k;
+    double *p = malloc(sizeof(double) * (size_t)T * 3);
+    uint8_t *vis = malloc((size_t)T);
+    if (!p || !vis) {
+        free(p);
+        free(vis);
+        return ap_error(AP_ERR_NOMEM, "out of memory for %d keys", T);
+    }
+    double *scratch = p + T;
+    int64_t kept = 0, valid = 0;
+    for (int32_t i = 0; i < S; i++) {
+        uint8_t *mrow = out->mask + (int64_t)i * T;
+        if (in->query_valid && !in->query_valid[i]) {
+            memset(mrow, 0, (size_t)T);
+            continue;
+        }
+        int32_t last = in->causal ? i + (T - S) : T - 1;
+        int32_t n = ap_probs_row(in->q + (int64_t)i * in->q_stride, in->k, in->k_stride, T, in->d, in->scale, last,
+                                 in->key_valid, p);
+        for (int32_t j = 0; j < T; j++) vis[j] = j <= last && (!in->key_valid || in->key_valid[j]);
+        struct ap_topk_result res;
+        ap_topk_select(p, vis, T, row_k(s, n), AP_TOPK_PARALLELISM, scratch, mrow, &res);
+        double mass = 0.0;
+        for (int32_t j = 0; j < T; j++)
+            if (mrow[j]) mass += p[j];
+        out->stats[STAT_ROWS] += 1;
+        out->stats[STAT_MASS] += mass;
+        kept += res.kept;
+        valid += n;
+    }
+    free(p);
+    free(vis);
+    out->kept = kept;
+    out->valid = valid;
+    return AP_OK;
+}
+
+static void topk_free(void *state) { free(state); }
+
+const struct ap_method_ops ap_method_oracle_topk = {
+    .name = "oracle-topk",
+    .summary = "baseline: per query, the k largest exact probabilities (computes every score)",
+    .paper = "oracle baseline of SpAtten (HPCA 2021) and Sanger (MICRO 2021)",
+    .params = g_params,
+    .n_params = (int32_t)(sizeof g_params / sizeof g_params[0]),
+    .stat_names = g_stat_names,
+    .n_stats = N_STATS,
+    .init = topk_init,
+    .predict = topk_predict,
+    .free = topk_free,
+};
