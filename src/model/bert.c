@@ -529,10 +529,13 @@ enum ap_status ap_bert_forward(struct ap_model *m, const int32_t *ids, int32_t S
     }
 
     if (embedding) {
+        /* Tokens a cascade method pruned have left the sequence: like padding
+         * in sentence-transformers, they are not pooled. */
+        const uint8_t *rows = m->n_active < S ? m->token_active : NULL;
         switch (in->pooling) {
-        case AP_POOLING_MEAN: ap_pool_mean(x, S, D, embedding); break;
+        case AP_POOLING_MEAN: ap_pool_mean(x, S, D, rows, embedding); break;
         case AP_POOLING_CLS: memcpy(embedding, x, sizeof(float) * (size_t)D); break;
-        case AP_POOLING_MAX: ap_pool_max(x, S, D, embedding); break;
+        case AP_POOLING_MAX: ap_pool_max(x, S, D, rows, embedding); break;
         }
         if (in->normalize) ap_l2_normalize(embedding, D);
     }

@@ -50,18 +50,22 @@ void ap_add_inplace(float *y, const float *x, int64_t n) {
     for (int64_t i = 0; i < n; i++) y[i] += x[i];
 }
 
-void ap_pool_mean(const float *x, int32_t S, int32_t D, float *out) {
+void ap_pool_mean(const float *x, int32_t S, int32_t D, const uint8_t *rows, float *out) {
+    int32_t n = 0;
+    for (int32_t i = 0; i < S; i++) n += !rows || rows[i];
     for (int32_t j = 0; j < D; j++) {
         double s = 0.0;
-        for (int32_t i = 0; i < S; i++) s += x[(int64_t)i * D + j];
-        out[j] = (float)(s / S);
+        for (int32_t i = 0; i < S; i++)
+            if (!rows || rows[i]) s += x[(int64_t)i * D + j];
+        out[j] = n ? (float)(s / n) : 0.0f;
     }
 }
 
-void ap_pool_max(const float *x, int32_t S, int32_t D, float *out) {
+void ap_pool_max(const float *x, int32_t S, int32_t D, const uint8_t *rows, float *out) {
     for (int32_t j = 0; j < D; j++) {
-        float m = x[j];
-        for (int32_t i = 1; i < S; i++) m = fmaxf(m, x[(int64_t)i * D + j]);
+        float m = -INFINITY;
+        for (int32_t i = 0; i < S; i++)
+            if (!rows || rows[i]) m = fmaxf(m, x[(int64_t)i * D + j]);
         out[j] = m;
     }
 }

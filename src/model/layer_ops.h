@@ -22,10 +22,11 @@ void ap_relu(float *x, int64_t n);
 /* y += x, n elements. */
 void ap_add_inplace(float *y, const float *x, int64_t n);
 
-/* out (D) = mean over rows of x (S, D). */
-void ap_pool_mean(const float *x, int32_t S, int32_t D, float *out);
-/* out (D) = max over rows of x (S, D). */
-void ap_pool_max(const float *x, int32_t S, int32_t D, float *out);
+/* out (D) = mean over the rows of x (S, D) that rows (S) marks, or over all
+ * rows if rows is NULL (sentence-transformers pools over the attention mask). */
+void ap_pool_mean(const float *x, int32_t S, int32_t D, const uint8_t *rows, float *out);
+/* out (D) = max over the marked rows of x (S, D), as ap_pool_mean. */
+void ap_pool_max(const float *x, int32_t S, int32_t D, const uint8_t *rows, float *out);
 /* x (D) /= max(||x||_2, 1e-12), as torch.nn.functional.normalize. */
 void ap_l2_normalize(float *x, int32_t D);
 

@@ -113,9 +113,20 @@ TEST(layer_ops_hand_computed) {
     CHECK_NEAR(v[0], 0.6, 1e-7);
     CHECK_NEAR(v[1], 0.8, 1e-7);
     float pm[2];
-    ap_pool_mean(xx, 3, 2, pm); /* rows (1,2) (3,4) (5,6) */
+    ap_pool_mean(xx, 3, 2, NULL, pm); /* rows (1,2) (3,4) (5,6) */
     CHECK_NEAR(pm[0], 3, 1e-7);
     CHECK_NEAR(pm[1], 4, 1e-7);
+    const uint8_t rows[3] = {1, 0, 1}; /* pooled over rows 0 and 2 only */
+    ap_pool_mean(xx, 3, 2, rows, pm);
+    CHECK_NEAR(pm[0], 3, 1e-7);
+    CHECK_NEAR(pm[1], 4, 1e-7);
+    const uint8_t first[3] = {1, 1, 0};
+    ap_pool_mean(xx, 3, 2, first, pm);
+    CHECK_NEAR(pm[0], 2, 1e-7);
+    CHECK_NEAR(pm[1], 3, 1e-7);
+    ap_pool_max(xx, 3, 2, first, pm);
+    CHECK_NEAR(pm[0], 3, 0);
+    CHECK_NEAR(pm[1], 4, 0);
 }
 
 /* --------------------------------------------------------------- methods */
