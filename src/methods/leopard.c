@@ -1,0 +1,200 @@
+/* leopard.c — LEOPARD (Li et al., ISCA 2022; thesis chapter 2): runtime
+ * pruning of attention scores against a per-layer threshold, decided by a
+ * bit-serial Q·K dot product that stops as soon as a conservative margin
+ * shows the score cannot reach the threshold.
+ *
+ * Legend: S = queries, T = keys, d = head dimension, n = key magnitude bits.
+ *
+ * Per head:
+ *   1. Q -> q_bits two's complement fixed point, K -> sign-magnitude with
+ *      k_bits - 1 magnitude bits; each with one power-of-two scale taken
+ *      from the head's largest |value| over its valid rows (quant/fixed_point.h;
+ *      the paper gives the widths, not the binary point).
+ *   2. The layer threshold Th (scaled-score units) becomes an integer code:
+ *      keep iff q_int·k_int * unit >= Th, unit = scale * 2^(eq-q_bits+1) * 2^(ek-n),
+ *      i.e. iff q_int·k_int >= Th_code (ap_fxp_threshold_code).
+ *   3. Every valid pair runs the bit-serial dot product with early termination
+ *      (kernels/bit_serial.h), B key bits per step from the MSB; its decision
+ *      equals the full fixed-point comparison, and the number of key bits it
+ *      read is recorded.
+ * Kept pairs are then computed exactly by the model's attention kernel. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "kernels/attention.h"
+#include "kernels/bit_serial.h"
+#include "methods/method.h"
+#include "methods/threshold_calib.h"
+#include "quant/fixed_point.h"
+
+struct leopard {
+    struct ap_layer_thresholds th;
+    int32_t q_bits; /* query code width, sign included */
+    int32_t k_bits; /* key word width, sign included: k_bits - 1 magnitude bits */
+    int32_t B;      /* key bits per step */
+};
+
+static const struct ap_param_desc leopard_params[] = {
+    {"th", "", "threshold on the scaled score q.k/sqrt(d) (kept iff >= th): one value for all layers, or one per "
+               "layer 'a;b;c'; empty = calibrated per layer for `density`"},
+    {"density", AP_TH_DEFAULT_DENSITY_STR,
+     "target kept fraction in (0, 1] for threshold calibration (calibrated, not learned); only without th"},
+    {"q_bits", "12", "query fixed-point width in bits, sign included (2..16; paper: 12)"},
+    {"k_bits", "12", "key sign-magnitude width in bits, sign included: k_bits-1 magnitude bits (2..16; paper: 12)"},
+    {"B", "2", "key bits read per bit-serial step, from the MSB (1..16; paper: 2)"},
+};
+
+enum {
+    ST_PRUNED,
+    ST_KBITS_PRUNED,
+    ST_KBITS_KEPT,
+    ST_STEPS_PRUNED,
+    ST_STEPS_KEPT,
+    ST_HIST0, /* pruned pairs by key bits read: 1-2, 3-4, 5-6, 7-8, 9-10, 11+ */
+    ST_COUNT = ST_HIST0 + 6,
+};
+
+static const char *const leopard_stats[ST_COUNT] = {
+    "pruned",          /* valid pairs pruned */
+    "kbits_pruned",    /* key bits read (sign included) summed over pruned pairs */
+    "kbits_kept",      /* key bits read summed over kept pairs (k_bits each) */
+    "steps_pruned",    /* bit-serial steps (B bits each) summed over pruned pairs */
+    "steps_kept",      /* bit-serial steps summed over kept pairs */
+    "pruned_kbits_1_2", "pruned_kbits_3_4", "pruned_kbits_5_6", "pruned_kbits_7_8", "pruned_kbits_9_10",
+    "pruned_kbits_11_up",
+};
+
+static enum ap_status leopard_init(const char *params, void **state) {
+    *state = NULL;
+    struct leopard *s = calloc(1, sizeof *s);
+    if (!s) return ap_error(AP_ERR_NOMEM, "out of memory");
+    ap_thresholds_init(&s->th);
+    s->q_bits = 12;
+    s->k_bits = 12;
+    s->B = 2;
+    struct ap_param_iter it = {.p = params ? params : ""};
+    enum ap_status st = AP_OK;
+    int r;
+    while (st == AP_OK && (r = ap_param_next(&it)) == 1) {
+        int64_t v = 0;
+        if (ap_thresholds_param(&s->th, it.key, it.value, &st)) continue;
+        if (strcmp(it.key, "q_bits") == 0) {
+            if ((st = ap_param_int(it.key, it.value, 2, AP_FXP_MAX_BITS, &v)) == AP_OK) s->q_bits = (int32_t)v;
+        } else if (strcmp(it.key, "k_bits") == 0) {
+            if ((st = ap_param_int(it.key, it.value, 2, AP_FXP_MAX_BITS, &v)) == AP_OK) s->k_bits = (int32_t)v;
+        } else if (strcmp(it.key, "B") == 0) {
+            if ((st = ap_param_int(it.key, it.value, 1, AP_FXP_MAX_BITS, &v)) == AP_OK) s->B = (int32_t)v;
+        } else {
+            st = ap_error(AP_ERR_INVALID_ARG, "unknown parameter '%s' (th, density, q_bits, k_bits, B)", it.key);
+        }
+    }
+    if (st == AP_OK && r < 0) st = AP_ERR_INVALID_ARG;
+    if (st == AP_OK) st = ap_thresholds_check(&s->th);
+    if (st != AP_OK) {
+        free(s);
+        return st;
+    }
+    *state = s;
+    return AP_OK;
+}
+
+static void leopard_free(void *state) { free(state); }
+
+static int leopard_needs_calibration(const void *state) {
+    return ap_thresholds_missing(&((const struct leopard *)state)->th);
+}
+
+static enum ap_status leopard_calibrate(void *state, const struct ap_score_quantiles *layers, int32_t n_layers,
+                                        char *note, size_t cap) {
+    return ap_thresholds_calibrate(&((struct leopard *)state)->th, layers, n_layers, "leopard", note, cap);
+}
+
+static enum ap_status leopard_predict(const void *state, const struct ap_head_inputs *in, struct ap_head_output *out) {
+    const struct leopard *s = state;
+    const int32_t S = in->n_q, T = in->n_k, d = in->d, n = s->k_bits - 1;
+    double th = 0.0;
+    enum ap_status st = ap_thresholds_get(&s->th, in->layer, in->n_layers, &th);
+    if (st != AP_OK) return st;
+    if (d < 1 || d > AP_ATTN_MAX_HEAD_DIM)
+        return ap_error(AP_ERR_UNSUPPORTED, "head dimension %d outside 1..%d", d, AP_ATTN_MAX_HEAD_DIM);
+    if (!out->mask) return ap_error(AP_ERR_INVALID_ARG, "no mask buffer given");
+
+    /* 1. fixed point: one binary point per tensor of the head */
+    const int32_t eq = ap_fxp_exponent(ap_fxp_max_abs_rows(in->q, S, d, in->q_stride, in->query_valid));
+    const int32_t ek = ap_fxp_exponent(ap_fxp_max_abs_rows(in->k, T, d, in->k_stride, in->key_valid));
+    /* 2. the threshold in integer units of the dot product */
+    const double unit = ldexp((double)in->scale, eq - (s->q_bits - 1) + ek - n);
+    const int64_t th_code = ap_fxp_threshold_code(th, unit);
+
+    int32_t *kmag = malloc(sizeof(int32_t) * (size_t)T * (size_t)d); /* (T, d) */
+    uint8_t *kneg = malloc((size_t)T * (size_t)d);                   /* (T, d) */
+    if (!kmag || !kneg) {
+        free(kmag);
+        free(kneg);
+        return ap_error(AP_ERR_NOMEM, "out of memory for %d quantized keys", T);
+    }
+    for (int32_t j = 0; j < T; j++) {
+        if (in->key_valid && !in->key_valid[j]) continue; /* never read */
+        const float *k = in->k + (int64_t)j * in->k_stride;
+        for (int32_t c = 0; c < d; c++)
+            kmag[(int64_t)j * d + c] = ap_fxp_sign_magnitude(k[c], s->k_bits, ek, &kneg[(int64_t)j * d + c]);
+    }
+
+    /* 3. bit-serial decisions */
+    int64_t kept = 0, valid = 0, acc[ST_COUNT] = {0};
+    int32_t qc[AP_ATTN_MAX_HEAD_DIM];
+    for (int32_t i = 0; i < S; i++) {
+        uint8_t *mrow = out->mask + (int64_t)i * T;
+        if (in->query_valid && !in->query_valid[i]) {
+            memset(mrow, 0, (size_t)T);
+            continue;
+        }
+        const float *q = in->q + (int64_t)i * in->q_stride;
+        for (int32_t c = 0; c < d; c++) qc[c] = ap_fxp_signed(q[c], s->q_bits, eq);
+        for (int32_t j = 0; j < T; j++) {
+            if (!ap_head_pair_valid(in, i, j)) {
+                mrow[j] = 0;
+                continue;
+            }
+            struct ap_bs_result r;
+            int keep = ap_bit_serial_dot(qc, kmag + (int64_t)j * d, kneg + (int64_t)j * d, d, n, s->B, th_code, &r, NULL);
+            mrow[j] = (uint8_t)keep;
+            valid++;
+            if (keep) {
+                kept++;
+                acc[ST_KBITS_KEPT] += r.bits;
+                acc[ST_STEPS_KEPT] += r.steps;
+            } else {
+                acc[ST_PRUNED]++;
+                acc[ST_KBITS_PRUNED] += r.bits;
+                acc[ST_STEPS_PRUNED] += r.steps;
+                int bin = (r.bits - 1) / 2;
+                acc[ST_HIST0 + (bin < 5 ? bin : 5)]++;
+            }
+        }
+    }
+    free(kmag);
+    free(kneg);
+    out->kept = kept;
+    out->valid = valid;
+    for (int32_t k = 0; k < ST_COUNT; k++) out->stats[k] = (double)acc[k];
+    return AP_OK;
+}
+
+const struct ap_method_ops ap_method_leopard = {
+    .name = "leopard",
+    .summary = "per-layer score thresholds (calibrated, not learned) decided by exact bit-serial Q.K with early "
+               "termination; counts key bits read",
+    .paper = "LEOPARD, ISCA 2022 (Li et al., Accelerating Attention through Gradient-Based Learned Runtime Pruning)",
+    .params = leopard_params,
+    .n_params = (int32_t)(sizeof leopard_params / sizeof leopard_params[0]),
+    .stat_names = leopard_stats,
+    .n_stats = ST_COUNT,
+    .init = leopard_init,
+    .predict = leopard_predict,
+    .free = leopard_free,
+    .needs_calibration = leopard_needs_calibration,
+    .calibrate = leopard_calibrate,
+};

@@ -1,0 +1,281 @@
+/* sprint.c — SPRINT (Yazdanbakhsh, Moradifirouzabadi, Li, Kang; thesis
+ * chapter 3): approximate thresholding inside a ReRAM main memory, then
+ * selective fetch of the surviving keys and values for exact recompute.
+ *
+ * Legend: S = queries, T = keys, d = head dimension.
+ *
+ * Per head:
+ *   1. Q and K as data_bits fixed point (8-bit in the paper; one power-of-two
+ *      scale per tensor of the head, quant/fixed_point.h); the in-memory copy
+ *      of K and the query sent through the DAC are their msb_bits MSBs (4):
+ *      q4 = floor(q8 / 2^(data_bits - msb_bits)), the same for k.
+ *   2. The crossbar computes a_ij = q4_i · k4_j; its output precision is b
+ *      bits (b = 5): a is quantized over the head's full scale
+ *      (quant/analog_output.h); b = 0 means an exact in-memory product.
+ *   3. An analog comparator keeps (i, j) iff the quantized in-memory score,
+ *      in scaled-score units, is >= the layer's threshold Th (LEOPARD's
+ *      thresholds: th= or calibrated for density=, methods/threshold_calib.h).
+ *      The mask is this in-memory decision: SPRINT prunes on the approximate
+ *      comparison; the exact 8-bit recompute on chip only produces the scores
+ *      of the kept keys (here the model's attention kernel computes them).
+ *   4. Statistics of moving the kept keys on chip query after query: fetched,
+ *      reused under a capacity, adjacent-query locality, padding skipped in
+ *      both dimensions, CORELET shares under token interleaving
+ *      (mask/adjacent_reuse.h). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "kernels/attention.h"
+#include "mask/adjacent_reuse.h"
+#include "methods/method.h"
+#include "methods/threshold_calib.h"
+#include "quant/analog_output.h"
+#include "quant/fixed_point.h"
+
+struct sprint {
+    struct ap_layer_thresholds th;
+    int32_t data_bits; /* Q and K width in memory */
+    int32_t msb_bits;  /* MSBs used in memory */
+    int32_t msb_mid;   /* 1: an MSB code stands for the middle of the interval its dropped bits span */
+    int32_t b;         /* output precision of the in-memory dot product, 0 = exact */
+    int32_t corelets;
+    double onchip_kb;  /* on-chip K + V buffer, KB */
+    int64_t capacity;  /* keys on chip; 0 = from onchip_kb */
+};
+
+static const struct ap_param_desc sprint_params[] = {
+    {"th", "", "threshold on the scaled score q.k/sqrt(d), LEOPARD's: one value, or one per layer 'a;b;c'; "
+               "empty = calibrated per layer for `density`"},
+    {"density", AP_TH_DEFAULT_DENSITY_STR,
+     "target kept fraction in (0, 1] for threshold calibration (calibrated, not learned); only without th"},
+    {"data_bits", "8", "width of the stored Q and K in bits, two's complement (2..16; paper: 8)"},
+    {"msb_bits", "4", "MSBs of Q and K used by the in-memory dot product (1..min(8, data_bits); paper: 4)"},
+    {"msb", "mid", "value of the MSB part: 'mid' = centre of the range the dropped LSBs span (unbiased), "
+                   "'floor' = the bare truncated word (biased low)"},
+    {"b", "5", "output precision of the in-memory dot product in bits over the head's full scale "
+               "(2..16; paper: 5); 0 = exact"},
+    {"corelets", "1", "CORELETs for token interleaving, key j -> CORELET j mod N (1..4; S/M/L-SPRINT: 1/2/4)"},
+    {"onchip_kb", "16", "on-chip K and V buffer in KB (S/M/L-SPRINT: 16/32/64); sets the capacity"},
+    {"capacity", "0", "keys (K and V rows) the on-chip buffer holds; 0 = onchip_kb*8192 / (2*d*data_bits)"},
+};
+
+enum {
+    ST_PAD_QUERIES,
+    ST_PAD_KEYS,
+    ST_FIRST_FETCH,
+    ST_FETCHED,
+    ST_REUSED,
+    ST_ADJ_NEW,
+    ST_ADJ_SLOTS,
+    ST_CORELET_MAX,
+    ST_CORELET0,
+    ST_COUNT = ST_CORELET0 + AP_REUSE_MAX_CORELETS,
+};
+
+static const char *const sprint_stats[ST_COUNT] = {
+    "pad_queries",    /* query rows skipped as padding (2-D reduction) */
+    "pad_keys",       /* key columns skipped as padding (2-D reduction) */
+    "first_fetch",    /* keys fetched for the first computed query */
+    "fetched",        /* keys (and values) fetched from main memory, the first query included */
+    "reused",         /* unpruned keys already on chip */
+    "adjacent_new",   /* sum of popcount(P^{t-1} & ~P^t) over adjacent queries, no capacity limit */
+    "adjacent_slots", /* sum of the keys each non-first query may see: adjacent_new's denominator */
+    "corelet_max",    /* sum over queries of the largest CORELET's key count */
+    "corelet0", "corelet1", "corelet2", "corelet3", /* keys processed by each CORELET */
+};
+
+static enum ap_status sprint_init(const char *params, void **state) {
+    *state = NULL;
+    struct sprint *s = calloc(1, sizeof *s);
+    if (!s) return ap_error(AP_ERR_NOMEM, "out of memory");
+    ap_thresholds_init(&s->th);
+    s->data_bits = 8;
+    s->msb_bits = 4;
+    s->msb_mid = 1;
+    s->b = 5;
+    s->corelets = 1;
+    s->onchip_kb = 16;
+    s->capacity = 0;
+    struct ap_param_iter it = {.p = params ? params : ""};
+    enum ap_status st = AP_OK;
+    int r;
+    while (st == AP_OK && (r = ap_param_next(&it)) == 1) {
+        int64_t v = 0;
+        if (ap_thresholds_param(&s->th, it.key, it.value, &st)) continue;
+        if (strcmp(it.key, "data_bits") == 0) {
+            if ((st = ap_param_int(it.key, it.value, 2, AP_FXP_MAX_BITS, &v)) == AP_OK) s->data_bits = (int32_t)v;
+        } else if (strcmp(it.key, "msb_bits") == 0) {
+            if ((st = ap_param_int(it.key, it.value, 1, 8, &v)) == AP_OK) s->msb_bits = (int32_t)v;
+        } else if (strcmp(it.key, "msb") == 0) {
+            if (strcmp(it.value, "mid") == 0 || strcmp(it.value, "floor") == 0)
+                s->msb_mid = strcmp(it.value, "mid") == 0;
+            else
+                st = ap_error(AP_ERR_INVALID_ARG, "msb=%s: expected 'mid' or 'floor'", it.value);
+        } else if (strcmp(it.key, "b") == 0) {
+            if ((st = ap_param_int(it.key, it.value, 0, AP_ANALOG_MAX_BITS, &v)) == AP_OK) {
+                if (v == 1) st = ap_error(AP_ERR_INVALID_ARG, "b=%s: expected 0 (exact) or 2..%d", it.value, AP_ANALOG_MAX_BITS);
+                s->b = (int32_t)v;
+            }
+        } else if (strcmp(it.key, "corelets") == 0) {
+            if ((st = ap_param_int(it.key, it.value, 1, AP_REUSE_MAX_CORELETS, &v)) == AP_OK) s->corelets = (int32_t)v;
+        } else if (strcmp(it.key, "onchip_kb") == 0) {
+            double x = 0;
+            if ((st = ap_param_double(it.key, it.value, 1e-3, 1e9, &x)) == AP_OK) s->onchip_kb = x;
+        } else if (strcmp(it.key, "capacity") == 0) {
+            if ((st = ap_param_int(it.key, it.value, 0, INT32_MAX, &v)) == AP_OK) s->capacity = v;
+        } else {
+            st = ap_error(AP_ERR_INVALID_ARG,
+                          "unknown parameter '%s' (th, density, data_bits, msb_bits, msb, b, corelets, onchip_kb, capacity)",
+                          it.key);
+        }
+    }
+    if (st == AP_OK && r < 0) st = AP_ERR_INVALID_ARG;
+    if (st == AP_OK && s->msb_bits > s->data_bits)
+        st = ap_error(AP_ERR_INVALID_ARG, "msb_bits=%d: more than data_bits=%d", s->msb_bits, s->data_bits);
+    if (st == AP_OK) st = ap_thresholds_check(&s->th);
+    if (st != AP_OK) {
+        free(s);
+        return st;
+    }
+    *state = s;
+    return AP_OK;
+}
+
+static void sprint_free(void *state) { free(state); }
+
+static int sprint_needs_calibration(const void *state) {
+    return ap_thresholds_missing(&((const struct sprint *)state)->th);
+}
+
+static enum ap_status sprint_calibrate(void *state, const struct ap_score_quantiles *layers, int32_t n_layers,
+                                       char *note, size_t cap) {
+    return ap_thresholds_calibrate(&((struct sprint *)state)->th, layers, n_layers, "sprint", note, cap);
+}
+
+/* The on-chip capacity in keys for head dimension d. */
+static int64_t sprint_capacity(const struct sprint *s, int32_t d) {
+    if (s->capacity > 0) return s->capacity;
+    int64_t c = (int64_t)floor(s->onchip_kb * 8192.0 / (2.0 * d * s->data_bits));
+    return c > 0 ? c : 1;
+}
+
+static int64_t msb_dot(const int32_t *q, const int16_t *k, int32_t d) {
+    int64_t a = 0;
+    for (int32_t c = 0; c < d; c++) a += (int64_t)q[c] * k[c];
+    return a;
+}
+
+static enum ap_status sprint_predict(const void *state, const struct ap_head_inputs *in, struct ap_head_output *out) {
+    const struct sprint *s = state;
+    const int32_t S = in->n_q, T = in->n_k, d = in->d, db = s->data_bits, mb = s->msb_bits;
+    double th = 0.0;
+    enum ap_status st = ap_thresholds_get(&s->th, in->layer, in->n_layers, &th);
+    if (st != AP_OK) return st;
+    if (d < 1 || d > AP_ATTN_MAX_HEAD_DIM)
+        return ap_error(AP_ERR_UNSUPPORTED, "head dimension %d outside 1..%d", d, AP_ATTN_MAX_HEAD_DIM);
+    if (!out->mask) return ap_error(AP_ERR_INVALID_ARG, "no mask buffer given");
+
+    /* 1. data_bits fixed point, then the msb_bits MSBs x4 = floor(x8 / 2^(db - mb)),
+     * whose step is 2^(e - mb + 1). With msb=mid the code used is 2 x4 + 1 in
+     * half steps, the middle of [x4, x4 + 1): one unit of the product is then
+     * a quarter of the floor model's. */
+    const int32_t eq = ap_fxp_exponent(ap_fxp_max_abs_rows(in->q, S, d, in->q_stride, in->query_valid));
+    const int32_t ek = ap_fxp_exponent(ap_fxp_max_abs_rows(in->k, T, d, in->k_stride, in->key_valid));
+    const int32_t mid = s->msb_mid;
+    const double unit = ldexp((double)in->scale, (eq - mb + 1) + (ek - mb + 1) - (mid ? 2 : 0));
+    int16_t *k4 = malloc(sizeof(int16_t) * (size_t)T * (size_t)d); /* (T, d) */
+    uint8_t *scratch = malloc(2 * (size_t)T);
+    if (!k4 || !scratch) {
+        free(k4);
+        free(scratch);
+        return ap_error(AP_ERR_NOMEM, "out of memory for %d keys", T);
+    }
+    for (int32_t j = 0; j < T; j++) {
+        const float *k = in->k + (int64_t)j * in->k_stride;
+        const int valid = !in->key_valid || in->key_valid[j];
+        for (int32_t c = 0; c < d; c++)
+            k4[(int64_t)j * d + c] =
+                valid ? (int16_t)(ap_fxp_msb(ap_fxp_signed(k[c], db, ek), db, mb) * (mid + 1) + mid) : 0;
+    }
+    int32_t q4[AP_ATTN_MAX_HEAD_DIM];
+#define LOAD_Q4(i)                                                                           \
+    do {                                                                                     \
+        const float *q_ = in->q + (int64_t)(i) * in->q_stride;                               \
+        for (int32_t c = 0; c < d; c++) q4[c] = ap_fxp_msb(ap_fxp_signed(q_[c], db, eq), db, mb) * (mid + 1) + mid; \
+    } while (0)
+
+    /* 2. full scale of the crossbar output over the head's valid pairs */
+    int64_t range = 0;
+    if (s->b > 0)
+        for (int32_t i = 0; i < S; i++) {
+            if (in->query_valid && !in->query_valid[i]) continue;
+            LOAD_Q4(i);
+            for (int32_t j = 0; j < T; j++) {
+                if (!ap_head_pair_valid(in, i, j)) continue;
+                int64_t a = msb_dot(q4, k4 + (int64_t)j * d, d);
+                if (a < 0) a = -a;
+                if (a > range) range = a;
+            }
+        }
+    /* 3. the comparator, as a threshold on codes */
+    const int32_t levels = s->b > 0 ? ap_analog_output_levels(s->b) : 0;
+    const int64_t th_code = s->b > 0 ? ap_fxp_threshold_code(th, (double)range / levels * unit)
+                                     : ap_fxp_threshold_code(th, unit);
+    int64_t kept = 0, valid = 0;
+    for (int32_t i = 0; i < S; i++) {
+        uint8_t *mrow = out->mask + (int64_t)i * T;
+        if (in->query_valid && !in->query_valid[i]) {
+            memset(mrow, 0, (size_t)T);
+            continue;
+        }
+        LOAD_Q4(i);
+        for (int32_t j = 0; j < T; j++) {
+            if (!ap_head_pair_valid(in, i, j)) {
+                mrow[j] = 0;
+                continue;
+            }
+            int64_t a = msb_dot(q4, k4 + (int64_t)j * d, d);
+            int64_t code = s->b > 0 ? ap_analog_output_code(a, range, s->b) : a;
+            mrow[j] = code >= th_code;
+            kept += mrow[j];
+            valid++;
+        }
+    }
+#undef LOAD_Q4
+    /* 4. data movement */
+    struct ap_reuse_stats rs;
+    ap_reuse_stats_compute(out->mask, S, T, in->query_valid, in->key_valid, in->causal, sprint_capacity(s, d),
+                           s->corelets, scratch, &rs);
+    free(k4);
+    free(scratch);
+    out->kept = kept;
+    out->valid = valid;
+    out->stats[ST_PAD_QUERIES] = (double)rs.pad_queries;
+    out->stats[ST_PAD_KEYS] = (double)rs.pad_keys;
+    out->stats[ST_FIRST_FETCH] = (double)rs.first_fetch;
+    out->stats[ST_FETCHED] = (double)rs.fetched;
+    out->stats[ST_REUSED] = (double)rs.reused;
+    out->stats[ST_ADJ_NEW] = (double)rs.adjacent_new;
+    out->stats[ST_ADJ_SLOTS] = (double)rs.adjacent_slots;
+    out->stats[ST_CORELET_MAX] = (double)rs.corelet_max;
+    for (int32_t c = 0; c < AP_REUSE_MAX_CORELETS; c++) out->stats[ST_CORELET0 + c] = (double)rs.corelet[c];
+    return AP_OK;
+}
+
+const struct ap_method_ops ap_method_sprint = {
+    .name = "sprint",
+    .summary = "in-memory approximate thresholding (4-bit MSB Q.K, b-bit output) against per-layer thresholds "
+               "(calibrated, not learned); fetch/reuse statistics",
+    .paper = "SPRINT (Yazdanbakhsh et al., Sparse Attention Acceleration with Approximate In-Memory Pruning; thesis ch. 3)",
+    .params = sprint_params,
+    .n_params = (int32_t)(sizeof sprint_params / sizeof sprint_params[0]),
+    .stat_names = sprint_stats,
+    .n_stats = ST_COUNT,
+    .init = sprint_init,
+    .predict = sprint_predict,
+    .free = sprint_free,
+    .needs_calibration = sprint_needs_calibration,
+    .calibrate = sprint_calibrate,
+};

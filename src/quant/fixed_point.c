@@ -1,0 +1,67 @@
+/* fixed_point.c — dynamic fixed point codes (see fixed_point.h). */
+#include "quant/fixed_point.h"
+
+#include <math.h>
+
+#include "core/error.h"
+
+double ap_round_half_away(double x) { return round(x); }
+
+int32_t ap_fxp_exponent(double max_abs) {
+    if (!(max_abs > 0.0)) return 0;
+    int e = 0;
+    (void)frexp(max_abs, &e); /* max_abs = f * 2^e, f in [0.5, 1): max_abs < 2^e */
+    return (int32_t)e;
+}
+
+double ap_fxp_max_abs_rows(const float *x, int32_t n, int32_t d, int64_t stride, const uint8_t *row_valid) {
+    double m = 0.0;
+    for (int32_t i = 0; i < n; i++) {
+        if (row_valid && !row_valid[i]) continue;
+        const float *r = x + (int64_t)i * stride;
+        for (int32_t c = 0; c < d; c++) {
+            double a = fabs((double)r[c]);
+            if (a > m) m = a;
+        }
+    }
+    return m;
+}
+
+int32_t ap_fxp_signed(double x, int32_t bits, int32_t e) {
+    AP_ASSERT(bits >= 2 && bits <= AP_FXP_MAX_BITS);
+    const double top = (double)((1 << (bits - 1)) - 1);
+    double c = round(ldexp(x, bits - 1 - e));
+    if (c > top) c = top;
+    if (c < -top) c = -top;
+    return (int32_t)c;
+}
+
+int32_t ap_fxp_sign_magnitude(double x, int32_t bits, int32_t e, uint8_t *negative) {
+    AP_ASSERT(bits >= 2 && bits <= AP_FXP_MAX_BITS);
+    const double top = (double)((1 << (bits - 1)) - 1);
+    double m = round(ldexp(fabs(x), bits - 1 - e));
+    if (m > top) m = top;
+    *negative = x < 0.0;
+    return (int32_t)m;
+}
+
+int32_t ap_fxp_msb(int32_t code, int32_t bits, int32_t msb_bits) {
+    AP_ASSERT(msb_bits >= 1 && msb_bits <= bits && bits <= 31);
+    const int32_t div = (int32_t)1 << (bits - msb_bits);
+    /* floor division, written out: >> of a negative int is implementation-defined */
+    int32_t qt = code / div;
+    if (code % div != 0 && code < 0) qt -= 1;
+    return qt;
+}
+
+int64_t ap_fxp_threshold_code(double th, double unit) {
+    const int64_t lim = (int64_t)1 << 52;
+    if (!(unit > 0.0)) return th <= 0.0 ? -lim : lim;
+    double r = ceil(th / unit);
+    if (!(r > (double)-lim)) return -lim;
+    if (r > (double)lim) return lim;
+    int64_t c = (int64_t)r;
+    while (c > -lim && (double)(c - 1) * unit >= th) c--;
+    while (c < lim && (double)c * unit < th) c++;
+    return c;
+}
