@@ -12,7 +12,7 @@
 
 /* Every method, in the order `attnprune methods` lists them. A new method
  * adds its ops here and nowhere else. */
-#define AP_METHODS(X) X(ap_method_dense) X(ap_method_hammer)
+#define AP_METHODS(X) X(ap_method_dense) X(ap_method_hammer) X(ap_method_sanger)
 
 #define AP_DECLARE(sym) extern const struct ap_method_ops sym;
 AP_METHODS(AP_DECLARE)
