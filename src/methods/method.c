@@ -13,8 +13,8 @@
 /* Every method, in the order `attnprune methods` lists them. A new method
  * adds its ops here and nowhere else. */
 #define AP_METHODS(X)                                                                                        \
-    X(ap_method_dense) X(ap_method_oracle_topk) X(ap_method_oracle_threshold) X(ap_method_leopard) X(ap_method_sprint) \
-        X(ap_method_spatten)
+    X(ap_method_dense) X(ap_method_oracle_topk) X(ap_method_oracle_threshold) X(ap_method_hammer)                  \
+        X(ap_method_sanger) X(ap_method_leopard) X(ap_method_sprint) X(ap_method_spatten)
 
 #define AP_DECLARE(sym) extern const struct ap_method_ops sym;
 AP_METHODS(AP_DECLARE)

@@ -1,0 +1,252 @@
+/* sanger.c — Sanger (Lu et al., MICRO 2021): the attention mask predicted
+ * from 4-bit quantized queries and keys, a softmax, and a probability
+ * threshold; then pack & split of the mask into load-balanced blocks for the
+ * reconfigurable systolic array (its statistics are the trace's).
+ *
+ * Per head (§4.1-4.3, Algorithm 1):
+ *   1. (artifact, normalize_qk: inner_product) each query and key row is
+ *      divided by its L2 norm before quantization, and the quantized product
+ *      is scaled back by |q_i| |k_j|;
+ *   2. symmetric linear quantization at `bits` bits (quant/linear.h) with
+ *      thr = max|x| over the head's (normalized) valid Q rows, and K rows
+ *      (training-free; the artifact learns thr as an EMA during fine-tuning);
+ *   3. S^_ij = deq(Q(q_i).Q(k_j)) * |q_i| |k_j| * scale, softmax over the keys
+ *      row i sees, M_ij = [P^_ij > t];
+ *   4. pack & split of M (mask/pack_split.h).
+ *
+ * Where the paper and artifact are silent or we differ
+ * (docs/methods/sanger.md): thr per head rather than per layer and batch;
+ * '>' as the artifact (the paper writes >=); a row where nothing passes keeps
+ * its largest predicted score (keep_max) where the artifact's additive -10000
+ * mask would fall back to the dense row.
+ *
+ * Legend: S = queries, T = keys, d = head dimension. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "kernels/lowbit_dot.h"
+#include "mask/pack_split.h"
+#include "methods/method.h"
+#include "quant/linear.h"
+
+struct sanger_state {
+    double t;          /* probability threshold */
+    int32_t bits;      /* quantizer bits */
+    int32_t normalize; /* 1 = rows divided by their L2 norm before quantization */
+    double thr_q;      /* quantizer range of Q; 0 = max|x| of the head */
+    double thr_k;      /* the same for K */
+    int32_t keep_max;  /* 1 = a row with nothing kept keeps its largest predicted score(s) */
+    struct ap_pack_split_params ps;
+};
+
+static const struct ap_param_desc sanger_params[] = {
+    {"t", "2e-3", "threshold on the predicted probability: keep P^_ij > t; 0..1 (paper: 2e-2 GLUE, 2e-3 SQuAD)"},
+    {"bits", "4", "bits of the symmetric linear quantizer of Q and K, 2..8"},
+    {"normalize", "1", "1 = L2-normalize each Q and K row before quantizing (artifact's inner_product), 0 = off"},
+    {"thr_q", "0", "quantizer range of Q (of Q/|q| if normalize); 0 = max|x| over the head's valid rows"},
+    {"thr_k", "0", "quantizer range of K (of K/|k| if normalize); 0 = max|x| over the head's valid rows"},
+    {"keep_max", "1", "a row where nothing passes keeps its largest predicted score(s): 1, or 0 = keeps none"},
+    {"ports", "64", "pack & split column-group width (the PE array's vertical ports), >= 1"},
+    {"pes", "16", "pack & split PEs per array row: most kept pairs per sub-row, >= 1"},
+    {"pe_rows", "64", "PE array rows: sub-rows per block, >= 1"},
+};
+
+enum { ST_KEPT, ST_PRED_MACS, ST_ROWS_EMPTY, ST_GROUPS, ST_SUBROWS_NONEMPTY, ST_SUBROWS_EMPTY, ST_SUBROWS_BEFORE,
+       ST_SUBROWS_AFTER, ST_BLOCKS_BEFORE, ST_BLOCKS_AFTER, ST_PE_SLOTS_BEFORE, ST_PE_SLOTS_AFTER, ST_COUNT };
+
+static const char *const sanger_stat_names[ST_COUNT] = {
+    [ST_KEPT] = "kept",                         /* kept valid pairs = the nnz pack & split places */
+    [ST_PRED_MACS] = "pred_macs",               /* low-bit MACs of the prediction: valid pairs x d */
+    [ST_ROWS_EMPTY] = "rows_empty",             /* valid rows where the threshold kept nothing */
+    [ST_GROUPS] = "groups",                     /* column groups holding a valid pair */
+    [ST_SUBROWS_NONEMPTY] = "subrows_nonempty", /* sub-rows holding a kept pair */
+    [ST_SUBROWS_EMPTY] = "subrows_empty",       /* sub-rows with valid pairs, none kept (packed away) */
+    [ST_SUBROWS_BEFORE] = "subrows_before",     /* PE rows without pack (overfull rows still split) */
+    [ST_SUBROWS_AFTER] = "subrows_after",       /* PE rows after pack & split */
+    [ST_BLOCKS_BEFORE] = "blocks_before",       /* pe_rows-row blocks, summed over column groups */
+    [ST_BLOCKS_AFTER] = "blocks_after",
+    [ST_PE_SLOTS_BEFORE] = "pe_slots_before",   /* subrows_before x pes: utilization = kept / slots */
+    [ST_PE_SLOTS_AFTER] = "pe_slots_after",     /* subrows_after x pes */
+};
+
+static enum ap_status parse_i32(const char *key, const char *value, int64_t lo, int64_t hi, int32_t *out) {
+    int64_t v;
+    enum ap_status st = ap_param_int(key, value, lo, hi, &v);
+    if (st == AP_OK) *out = (int32_t)v;
+    return st;
+}
+
+static enum ap_status sanger_init(const char *params, void **state) {
+    *state = NULL;
+    struct sanger_state s = {
+        .t = 2e-3, .bits = 4, .normalize = 1, .thr_q = 0.0, .thr_k = 0.0, .keep_max = 1,
+        .ps = {.ports = 64, .pes = 16, .pe_rows = 64},
+    };
+    struct ap_param_iter it = {.p = params ? params : ""};
+    int r;
+    enum ap_status st = AP_OK;
+    while (st == AP_OK && (r = ap_param_next(&it)) == 1) {
+        const char *k = it.key, *v = it.value;
+        if (!strcmp(k, "t")) st = ap_param_double(k, v, 0.0, 1.0, &s.t);
+        else if (!strcmp(k, "bits")) st = parse_i32(k, v, AP_LINEAR_MIN_BITS, AP_LINEAR_MAX_BITS, &s.bits);
+        else if (!strcmp(k, "normalize")) st = parse_i32(k, v, 0, 1, &s.normalize);
+        else if (!strcmp(k, "thr_q")) st = ap_param_double(k, v, 0.0, 1e30, &s.thr_q);
+        else if (!strcmp(k, "thr_k")) st = ap_param_double(k, v, 0.0, 1e30, &s.thr_k);
+        else if (!strcmp(k, "keep_max")) st = parse_i32(k, v, 0, 1, &s.keep_max);
+        else if (!strcmp(k, "ports")) st = parse_i32(k, v, 1, 1 << 20, &s.ps.ports);
+        else if (!strcmp(k, "pes")) st = parse_i32(k, v, 1, 1 << 20, &s.ps.pes);
+        else if (!strcmp(k, "pe_rows")) st = parse_i32(k, v, 1, 1 << 20, &s.ps.pe_rows);
+        else st = ap_error(AP_ERR_INVALID_ARG, "unknown parameter '%s'", k);
+    }
+    if (st != AP_OK) return st;
+    if (r < 0) return AP_ERR_INVALID_ARG;
+    struct sanger_state *p = malloc(sizeof *p);
+    if (!p) return ap_error(AP_ERR_NOMEM, "out of memory");
+    *p = s;
+    *state = p;
+    return AP_OK;
+}
+
+/* L2 norm of a row in double, or 1 when normalization is off. */
+static double row_norm(const float *x, int32_t d, int normalize) {
+    if (!normalize) return 1.0;
+    double s = 0.0;
+    for (int32_t c = 0; c < d; c++) s += (double)x[c] * (double)x[c];
+    return sqrt(s);
+}
+
+/* Divisor applied before quantization: the norm, or 1 for a zero row (whose
+ * codes are then 0 and whose scores are scaled back by 0). */
+static inline double divisor(double norm) { return norm > 0.0 ? norm : 1.0; }
+
+/* Contract: see method.h. Scratch is O(T d) bytes, allocated per call. */
+static enum ap_status sanger_predict(const void *state, const struct ap_head_inputs *in, struct ap_head_output *out) {
+    const struct sanger_state *s = state;
+    const int32_t S = in->n_q, T = in->n_k, d = in->d, offset = T - S;
+    if (!out->mask) return ap_error(AP_ERR_INVALID_ARG, "sanger needs the caller's (S, T) mask buffer");
+
+    /* scratch: key norms, a row's scores and their exps (T each), K codes (T, d), a query's codes (d) */
+    size_t bytes = 3 * sizeof(double) * (size_t)T + (size_t)T * (size_t)d + (size_t)d;
+    unsigned char *buf = malloc(bytes);
+    if (!buf) return ap_error(AP_ERR_NOMEM, "sanger: out of memory for %zu bytes of scratch", bytes);
+    double *nk = (double *)buf;
+    double *sc = nk + T, *ex = sc + T;
+    int8_t *kc = (int8_t *)(ex + T);
+    int8_t *qc = kc + (int64_t)T * d;
+
+    /* quantizer ranges: max|x| over the valid (normalized) rows unless given */
+    double thr_k = s->thr_k, thr_q = s->thr_q, amax_k = 0.0, amax_q = 0.0;
+    for (int32_t j = 0; j < T; j++) {
+        if (in->key_valid && !in->key_valid[j]) continue;
+        const float *k = in->k + (int64_t)j * in->k_stride;
+        nk[j] = row_norm(k, d, s->normalize);
+        double m = ap_linear_absmax_row(k, divisor(nk[j]), d);
+        if (m > amax_k) amax_k = m;
+    }
+    for (int32_t i = 0; i < S; i++) {
+        if (in->query_valid && !in->query_valid[i]) continue;
+        const float *q = in->q + (int64_t)i * in->q_stride;
+        double m = ap_linear_absmax_row(q, divisor(row_norm(q, d, s->normalize)), d);
+        if (m > amax_q) amax_q = m;
+    }
+    if (thr_k <= 0.0) thr_k = amax_k;
+    if (thr_q <= 0.0) thr_q = amax_q;
+    const double gk = ap_linear_gamma(s->bits, thr_k), gq = ap_linear_gamma(s->bits, thr_q);
+    const double gg = gq * gk;
+    for (int32_t j = 0; j < T; j++) {
+        if (in->key_valid && !in->key_valid[j]) continue;
+        ap_linear_quant_row(in->k + (int64_t)j * in->k_stride, divisor(nk[j]), d, gk, s->bits, kc + (int64_t)j * d);
+    }
+
+    /* predicted probabilities and the threshold, row by row */
+    int64_t kept = 0, valid = 0, rows_empty = 0;
+    const double scale = (double)in->scale;
+    for (int32_t i = 0; i < S; i++) {
+        uint8_t *row = out->mask + (int64_t)i * T;
+        memset(row, 0, (size_t)T);
+        if (in->query_valid && !in->query_valid[i]) continue;
+        int32_t last = in->causal ? i + offset : T - 1;
+        if (last > T - 1) last = T - 1;
+        if (last < 0) continue;
+        const float *q = in->q + (int64_t)i * in->q_stride;
+        const double nq = row_norm(q, d, s->normalize);
+        ap_linear_quant_row(q, divisor(nq), d, gq, s->bits, qc);
+        double smax = -INFINITY;
+        int64_t seen = 0;
+        for (int32_t j = 0; j <= last; j++) {
+            if (in->key_valid && !in->key_valid[j]) continue;
+            int32_t dot = ap_dot_i8(qc, kc + (int64_t)j * d, d);
+            sc[j] = gg > 0.0 ? (double)dot / gg * nq * nk[j] * scale : 0.0;
+            if (sc[j] > smax) smax = sc[j];
+            seen++;
+        }
+        if (!seen) continue;
+        valid += seen;
+        double sum = 0.0;
+        for (int32_t j = 0; j <= last; j++) {
+            if (in->key_valid && !in->key_valid[j]) continue;
+            ex[j] = exp(sc[j] - smax);
+            sum += ex[j];
+        }
+        int64_t row_kept = 0;
+        for (int32_t j = 0; j <= last; j++) {
+            if (in->key_valid && !in->key_valid[j]) continue;
+            if (ex[j] / sum > s->t) {
+                row[j] = 1;
+                row_kept++;
+            }
+        }
+        if (!row_kept) {
+            rows_empty++;
+            if (s->keep_max)
+                for (int32_t j = 0; j <= last; j++) {
+                    if (in->key_valid && !in->key_valid[j]) continue;
+                    if (sc[j] == smax) {
+                        row[j] = 1;
+                        row_kept++;
+                    }
+                }
+        }
+        kept += row_kept;
+    }
+    free(buf);
+
+    struct ap_mask_view mv = {.mask = out->mask, .n_q = S, .n_k = T, .query_valid = in->query_valid,
+                              .key_valid = in->key_valid, .causal = in->causal};
+    struct ap_pack_split_stats ps;
+    ap_pack_split_count(&mv, s->ps, &ps);
+    AP_ASSERT(ps.nnz == kept);
+
+    out->kept = kept;
+    out->valid = valid;
+    out->stats[ST_KEPT] = (double)kept;
+    out->stats[ST_PRED_MACS] = (double)valid * (double)d;
+    out->stats[ST_ROWS_EMPTY] = (double)rows_empty;
+    out->stats[ST_GROUPS] = (double)ps.groups;
+    out->stats[ST_SUBROWS_NONEMPTY] = (double)ps.subrows_nonempty;
+    out->stats[ST_SUBROWS_EMPTY] = (double)ps.subrows_empty;
+    out->stats[ST_SUBROWS_BEFORE] = (double)ps.subrows_before;
+    out->stats[ST_SUBROWS_AFTER] = (double)ps.subrows_after;
+    out->stats[ST_BLOCKS_BEFORE] = (double)ps.blocks_before;
+    out->stats[ST_BLOCKS_AFTER] = (double)ps.blocks_after;
+    out->stats[ST_PE_SLOTS_BEFORE] = (double)ps.subrows_before * (double)s->ps.pes;
+    out->stats[ST_PE_SLOTS_AFTER] = (double)ps.subrows_after * (double)s->ps.pes;
+    return AP_OK;
+}
+
+static void sanger_free(void *state) { free(state); }
+
+const struct ap_method_ops ap_method_sanger = {
+    .name = "sanger",
+    .summary = "4-bit quantized Q.K prediction, softmax, probability threshold; pack & split statistics",
+    .paper = "Sanger, MICRO 2021",
+    .params = sanger_params,
+    .n_params = (int32_t)(sizeof sanger_params / sizeof sanger_params[0]),
+    .stat_names = sanger_stat_names,
+    .n_stats = ST_COUNT,
+    .init = sanger_init,
+    .predict = sanger_predict,
+    .free = sanger_free,
+};
