@@ -74,5 +74,39 @@ expect "trace: unknown method" 1 "unknown method" -- "$TOOL" trace -m "$MODEL" -
 left=$(ls -a "$T" | grep -E 'tmp|tr2' || true)
 [ -z "$left" ] && ok "failed traces leave nothing behind" || bad "failed traces leave nothing behind" "$left"
 
+# --- every method runs inside the model from the command line, with its defaults
+methods=$("$TOOL" methods | sed -n 's/^\([a-z0-9-]*\) — .*/\1/p')
+n_methods=$(wc -w <<<"$methods")
+[ "$n_methods" -ge 8 ] && ok "methods lists $n_methods methods" || bad "methods lists every method" "$methods"
+for m in $methods; do
+    out=$("$TOOL" eval -m "$MODEL" -i "$TEXT" -a "$m" --max-tokens 256 -o "$T/all.csv" 2>&1); rc=$?
+    line=$(grep -E "^$m +[0-9]" <<<"$out")
+    density=$(awk '{print $2}' <<<"$line")
+    if [ $rc != 0 ] || [ -z "$density" ]; then bad "eval -a $m" "status $rc" "${out:0:400}"; continue; fi
+    if [ "$m" = dense ]; then want=1; else want=$(awk -v d="$density" 'BEGIN { print (d < 1.0) ? 1 : 0 }'); fi
+    [ "$want" = 1 ] && ok "eval -a $m runs (density $density)" || bad "eval -a $m prunes" "$line"
+done
+grep -q "calibrated (not learned)" "$T/all.csv" && ok "calibrated thresholds say so in the CSV" ||
+    bad "calibrated thresholds say so in the CSV" "$(cut -c1-200 "$T/all.csv")"
+expect "trace leopard" 0 "" -- "$TOOL" trace -m "$MODEL" -i "$TEXT" -a leopard --max-tokens 256 -o "$T/trl"
+check=$("$PY" - "$T/trl" <<'PY' 2>&1
+import csv, json, sys
+d = sys.argv[1]
+meta = json.load(open(f"{d}/trace.json"))
+assert meta["method"] == "leopard" and "calibrated (not learned)" in meta["method_note"], meta["method_note"]
+assert meta["params"]["B"] == "2" and meta["params"]["k_bits"] == "12", meta["params"]
+rows = list(csv.DictReader(open(f"{d}/heads.csv")))
+assert "kbits_pruned" in rows[0], list(rows[0])
+pruned = sum(float(r["pruned"]) for r in rows)
+kept = sum(int(r["kept"]) for r in rows)
+valid = sum(int(r["valid"]) for r in rows)
+assert pruned == valid - kept and 0 < kept < valid, (pruned, kept, valid)
+bits = sum(float(r["kbits_pruned"]) for r in rows) / pruned
+assert 1 <= bits <= 12, bits
+print("consistent")
+PY
+)
+[ "$check" = consistent ] && ok "leopard trace: parameters, note, bits per pruned score" || bad "leopard trace" "$check"
+
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
