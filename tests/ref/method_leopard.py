@@ -29,11 +29,14 @@ Thresholds (fixed, documented settings): Th_l is the (1 - density) quantile
 (numpy linear interpolation) of layer l's float scaled scores over all heads;
 setting s2 uses one threshold for all layers (the quantile over every layer).
 """
-import argparse
 import os
+import sys
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # small matrices: threads only cost time
 import numpy as np  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # run as tests/ref/method_X.py
+import refcommon as rc  # noqa: E402
 
 SETTINGS = {
     "s1": dict(q_bits=12, k_bits=12, B=2, density=0.25, per_layer=True),   # the defaults
@@ -43,12 +46,6 @@ STAT_COLUMNS = ["kept", "valid", "pruned", "kbits_pruned", "kbits_kept", "steps_
                 "pruned_kbits_1_2", "pruned_kbits_3_4", "pruned_kbits_5_6", "pruned_kbits_7_8",
                 "pruned_kbits_9_10", "pruned_kbits_11_up"]
 TIE_REL = 1e-6
-
-
-def save(path, a):
-    tmp = f"{path}.tmp.{os.getpid()}.npy"
-    np.save(tmp, a)
-    os.replace(tmp, path)
 
 
 def round_half_away(x):
@@ -123,24 +120,18 @@ def run(q, k, name, setting, out_dir):
             mask[l, h], tie[l, h], stats[l, h] = head(q[l, h], k[l, h], scale, th[l], cfg["q_bits"],
                                                       cfg["k_bits"], cfg["B"])
     base = os.path.join(out_dir, f"leopard_{name}_{setting}")
-    save(base + "_th.npy", th)
-    save(base + "_mask.npy", mask)
-    save(base + "_tie.npy", tie)
-    save(base + "_stats.npy", stats)
+    rc.save_arrays(base, th=th, mask=mask, tie=tie, stats=stats)
     pr = stats[..., 2].sum()
     print(f"leopard {name} {setting}: density {stats[..., 0].sum() / stats[..., 1].sum():.4f}, "
           f"mean K bits per pruned score {stats[..., 3].sum() / max(pr, 1):.3f}, ties {int(tie.sum())}")
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--fixtures", required=True)
-    args = ap.parse_args()
+    D = rc.fixtures_dir(__doc__.split("\n")[0])
     for name in ("real", "rand"):
-        q = np.load(os.path.join(args.fixtures, f"qkv_{name}_q.npy"))
-        k = np.load(os.path.join(args.fixtures, f"qkv_{name}_k.npy"))
+        q, k = rc.load_qkv(D, name)
         for setting in SETTINGS:
-            run(q, k, name, setting, args.fixtures)
+            run(q, k, name, setting, D)
 
 
 if __name__ == "__main__":

@@ -18,12 +18,14 @@ Reads DIR/qkv_{real,rand}_{q,k}.npy (L, H, S, d) float32 and writes into DIR:
                                        of each row (NaN for rows without keys), the
                                        value near which a C/NumPy difference is a tie
 """
-import argparse
-import json
 import math
 import os
+import sys
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # run as tests/ref/method_X.py
+import refcommon as rc  # noqa: E402
 
 # name, fixture, params, valid keys (-1 = all), valid queries (-1 = all), causal
 SETTINGS = [
@@ -34,12 +36,6 @@ SETTINGS = [
     ("s4", "rand", {"k": 5}, 60, -1, 0),
 ]
 STATS = ["kept", "valid", "rows", "mass_kept"]
-
-
-def save(path, a):
-    tmp = f"{path}.tmp.{os.getpid()}.npy"
-    np.save(tmp, a)
-    os.replace(tmp, path)
 
 
 def visibility(S, T, key_len, query_len, causal):
@@ -85,28 +81,17 @@ def run(q, k, params, vis):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--fixtures", required=True)
-    args = ap.parse_args()
-    qkv = {}
-    for f in ("real", "rand"):
-        qkv[f] = [np.load(os.path.join(args.fixtures, f"qkv_{f}_{x}.npy")) for x in ("q", "k")]
+    D = rc.fixtures_dir()
+    qkv = {f: rc.load_qkv(D, f) for f in ("real", "rand")}
     index = []
     for name, fix, params, key_len, query_len, causal in SETTINGS:
         q, k = qkv[fix]
         vis = visibility(q.shape[2], k.shape[2], key_len, query_len, causal)
         mask, stats, thr = run(q, k, params, vis)
-        base = os.path.join(args.fixtures, f"oracle_topk_{name}")
-        save(base + "_mask.npy", mask)
-        save(base + "_stats.npy", stats)
-        save(base + "_thr.npy", thr)
-        spec = ",".join(f"{a}={b}" for a, b in params.items())
-        index.append({"name": name, "fixture": fix, "params": spec, "key_len": key_len, "query_len": query_len,
-                      "causal": causal, "stats": STATS})
-    path = os.path.join(args.fixtures, "oracle_topk_settings.json")
-    with open(path + ".tmp", "w") as f:
-        json.dump({"settings": index}, f, indent=1)
-    os.replace(path + ".tmp", path)
+        rc.save_arrays(os.path.join(D, f"oracle_topk_{name}"), mask=mask, stats=stats, thr=thr)
+        index.append({"name": name, "fixture": fix, "params": rc.spec_string(params), "key_len": key_len,
+                      "query_len": query_len, "causal": causal, "stats": STATS})
+    rc.write_settings(D, "oracle_topk", index)
 
 
 if __name__ == "__main__":

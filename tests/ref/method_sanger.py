@@ -26,10 +26,13 @@ NAME and set SET writes into DIR (as tests/ref/method_hammer.py):
     sanger_NAME_SET_unstable.npy uint8 (L, H): a gamma x within 1e-9 of a rounding boundary
                                  (k + 1/2) inside the clamp range: its code could flip
 """
-import argparse
 import os
+import sys
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # run as tests/ref/method_X.py
+import refcommon as rc  # noqa: E402
 
 STAT_NAMES = ["kept", "pred_macs", "rows_empty", "groups", "subrows_nonempty", "subrows_empty", "subrows_before",
               "subrows_after", "blocks_before", "blocks_after", "pe_slots_before", "pe_slots_after"]
@@ -47,23 +50,6 @@ SETS = {"real": ("real", -1, 0), "rand": ("rand", -1, 0), "randpad": ("rand", 87
 
 TIE_REL = 1e-6
 FLIP_ABS = 1e-9
-
-
-def spec_string(p):
-    return ",".join(f"{k}={v}" for k, v in p.items())
-
-
-def save(path, a):
-    tmp = f"{path}.tmp.{os.getpid()}.npy"
-    np.save(tmp, a)
-    os.replace(tmp, path)
-
-
-def save_text(path, text):
-    tmp = f"{path}.tmp.{os.getpid()}"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 def validity(S, T, valid_len, causal):
@@ -145,17 +131,10 @@ def sanger_layer(Q, K, V, qv, kv, p, scale):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--fixtures", required=True)
-    args = ap.parse_args()
-    D = args.fixtures
-    save_text(os.path.join(D, "sanger_stat_names.txt"), "\n".join(STAT_NAMES) + "\n")
-    for name, p in SETTINGS.items():
-        save_text(os.path.join(D, f"sanger_{name}_spec.txt"), spec_string(p) + "\n")
+    D = rc.fixtures_dir(__doc__.split("\n")[0])
+    rc.write_spec_set_files(D, "sanger", STAT_NAMES, SETTINGS, SETS)
     for set_name, (src, valid_len, causal) in SETS.items():
-        save_text(os.path.join(D, f"sanger_{set_name}_set.txt"), f"{src} {valid_len} {causal}\n")
-        q = np.load(os.path.join(D, f"qkv_{src}_q.npy")).astype(np.float64)
-        k = np.load(os.path.join(D, f"qkv_{src}_k.npy")).astype(np.float64)
+        q, k = (x.astype(np.float64) for x in rc.load_qkv(D, src))
         L, H, S, d = q.shape
         scale = float(np.float32(1.0) / np.sqrt(np.float32(d)))  # the model's float32 1/sqrt(d)
         V, qv, kv = validity(S, S, valid_len, causal)
@@ -168,10 +147,8 @@ def main():
                 mask[l], stats[l], t, unstable[l] = sanger_layer(q[l], k[l], V, qv, kv, p, scale)
                 ties.extend((l, h, i, j) for h, i, j in t)
             pre = os.path.join(D, f"sanger_{name}_{set_name}")
-            save(pre + "_mask.npy", mask)
-            save(pre + "_stats.npy", stats)
-            save(pre + "_ties.npy", np.array(ties, np.int64).reshape(-1, 4))
-            save(pre + "_unstable.npy", unstable)
+            rc.save_arrays(pre, mask=mask, stats=stats, ties=np.array(ties, np.int64).reshape(-1, 4),
+                           unstable=unstable)
 
 
 if __name__ == "__main__":

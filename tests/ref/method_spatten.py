@@ -33,27 +33,17 @@ Three parts, each writing files that start with spatten_ into DIR:
      spatten_cascade_<name>_layer_stats.npy    float64 (L, 8)
 
 3. The per-head mask on the Q/K/V fixtures (local value pruning and
-   progressive quantization), in the format of tests/unit/method_ref_check.h:
+   progressive quantization), in the format of tests/unit/method_check.h (check 1):
      spatten_settings.json, spatten_<name>_{mask,stats,thr}.npy
 """
-import argparse
-import json
 import math
 import os
+import sys
 
 import numpy as np
 
-
-def save(path, a):
-    tmp = f"{path}.tmp.{os.getpid()}.npy"
-    np.save(tmp, a)
-    os.replace(tmp, path)
-
-
-def save_json(path, obj):
-    with open(path + ".tmp", "w") as f:
-        json.dump(obj, f, indent=1)
-    os.replace(path + ".tmp", path)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # run as tests/ref/method_X.py
+import refcommon as rc  # noqa: E402
 
 
 # ------------------------------------------------------------ 1. top-k engine
@@ -128,10 +118,10 @@ def topk_cases(out):
     vals.append(x)
     keeps.append(np.array(keep, dtype=np.uint8))
     expect.append((kth, rounds, cycles))
-    save(os.path.join(out, "spatten_topk_cases.npy"), np.array(cases, dtype=np.int64))
-    save(os.path.join(out, "spatten_topk_values.npy"), np.concatenate(vals))
-    save(os.path.join(out, "spatten_topk_keep.npy"), np.concatenate(keeps))
-    save(os.path.join(out, "spatten_topk_expect.npy"), np.array(expect, dtype=np.float64))
+    rc.save(os.path.join(out, "spatten_topk_cases.npy"), np.array(cases, dtype=np.int64))
+    rc.save(os.path.join(out, "spatten_topk_values.npy"), np.concatenate(vals))
+    rc.save(os.path.join(out, "spatten_topk_keep.npy"), np.concatenate(keeps))
+    rc.save(os.path.join(out, "spatten_topk_expect.npy"), np.array(expect, dtype=np.float64))
 
 
 # ------------------------------------------------------------------ 2. cascade
@@ -224,14 +214,14 @@ def cascade_cases(out):
         hoa = rng.integers(0, units * 16, (L, H)) / 1024.0
         tok, head, stats = cascade(kp, hoa, params)
         base = os.path.join(out, f"spatten_cascade_{name}")
-        save(base + "_key_prob.npy", kp)
-        save(base + "_head_out_abs.npy", hoa)
-        save(base + "_token_active.npy", tok)
-        save(base + "_head_active.npy", head)
-        save(base + "_layer_stats.npy", stats)
+        rc.save(base + "_key_prob.npy", kp)
+        rc.save(base + "_head_out_abs.npy", hoa)
+        rc.save(base + "_token_active.npy", tok)
+        rc.save(base + "_head_active.npy", head)
+        rc.save(base + "_layer_stats.npy", stats)
         index.append({"name": name, "params": ",".join(f"{a}={b}" for a, b in params.items()), "L": L, "H": H,
                       "T": T})
-    save_json(os.path.join(out, "spatten_cascade_settings.json"), {"cases": index, "layer_stats": LAYER_STATS})
+    rc.save_json(os.path.join(out, "spatten_cascade_settings.json"), {"cases": index, "layer_stats": LAYER_STATS})
 
 
 # ------------------------------------------------------- 3. per-head masks
@@ -333,28 +323,24 @@ def head_run(q, k, params, vis, kv, rounds_too):
 
 
 def head_settings(out):
-    qkv = {f: [np.load(os.path.join(out, f"qkv_{f}_{x}.npy")) for x in ("q", "k")] for f in ("real", "rand")}
+    qkv = {f: rc.load_qkv(out, f) for f in ("real", "rand")}
     index = []
     for name, fix, params, key_len, query_len, causal, rounds_too in HEAD_SETTINGS:
         q, k = qkv[fix]
         vis, kv = visibility(q.shape[2], k.shape[2], key_len, query_len, causal)
         masks, stats, thr, names = head_run(q, k, params, vis, kv, rounds_too)
         base = os.path.join(out, f"spatten_{name}")
-        save(base + "_mask.npy", masks)
-        save(base + "_stats.npy", stats)
-        save(base + "_thr.npy", thr)
-        index.append({"name": name, "fixture": fix, "params": ",".join(f"{a}={b}" for a, b in params.items()),
+        rc.save_arrays(base, mask=masks, stats=stats, thr=thr)
+        index.append({"name": name, "fixture": fix, "params": rc.spec_string(params),
                       "key_len": key_len, "query_len": query_len, "causal": causal, "stats": names})
-    save_json(os.path.join(out, "spatten_settings.json"), {"settings": index})
+    rc.write_settings(out, "spatten", index)
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--fixtures", required=True)
-    args = ap.parse_args()
-    topk_cases(args.fixtures)
-    cascade_cases(args.fixtures)
-    head_settings(args.fixtures)
+    D = rc.fixtures_dir()
+    topk_cases(D)
+    cascade_cases(D)
+    head_settings(D)
 
 
 if __name__ == "__main__":

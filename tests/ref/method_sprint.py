@@ -35,11 +35,14 @@ Thresholds (fixed, documented settings): Th_l is the (1 - density) quantile (num
 linear interpolation) of layer l's float scaled scores over all heads, or one
 threshold over all layers (per_layer False).
 """
-import argparse
 import os
+import sys
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # small matrices: threads only cost time
 import numpy as np  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # run as tests/ref/method_X.py
+import refcommon as rc  # noqa: E402
 
 SETTINGS = {
     # the defaults: 8-bit data, 4 MSBs, b = 5, S-SPRINT (1 CORELET, 16 KB -> capacity 16 KB / (2 d bytes))
@@ -53,12 +56,6 @@ SETTINGS = {
 STAT_COLUMNS = ["kept", "valid", "pad_queries", "pad_keys", "first_fetch", "fetched", "reused", "adjacent_new",
                 "adjacent_slots", "corelet_max", "corelet0", "corelet1", "corelet2", "corelet3"]
 TIE_REL = 1e-6
-
-
-def save(path, a):
-    tmp = f"{path}.tmp.{os.getpid()}.npy"
-    np.save(tmp, a)
-    os.replace(tmp, path)
 
 
 def round_half_away(x):
@@ -145,10 +142,7 @@ def run(q, k, name, setting, out_dir):
         for h in range(H):
             mask[l, h], tie[l, h], stats[l, h] = head(q[l, h], k[l, h], scale, th[l], cfg, capacity)
     base = os.path.join(out_dir, f"sprint_{name}_{setting}")
-    save(base + "_th.npy", th)
-    save(base + "_mask.npy", mask)
-    save(base + "_tie.npy", tie)
-    save(base + "_stats.npy", stats)
+    rc.save_arrays(base, th=th, mask=mask, tie=tie, stats=stats)
     col = {c: stats[..., i].sum() for i, c in enumerate(STAT_COLUMNS)}
     exact = scores >= th[:, None, None, None]
     print(f"sprint {name} {setting}: density {col['kept'] / col['valid']:.4f} "
@@ -158,14 +152,11 @@ def run(q, k, name, setting, out_dir):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--fixtures", required=True)
-    args = ap.parse_args()
+    D = rc.fixtures_dir(__doc__.split("\n")[0])
     for name in ("real", "rand"):
-        q = np.load(os.path.join(args.fixtures, f"qkv_{name}_q.npy"))
-        k = np.load(os.path.join(args.fixtures, f"qkv_{name}_k.npy"))
+        q, k = rc.load_qkv(D, name)
         for setting in SETTINGS:
-            run(q, k, name, setting, args.fixtures)
+            run(q, k, name, setting, D)
 
 
 if __name__ == "__main__":

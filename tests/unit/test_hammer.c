@@ -9,23 +9,9 @@
 
 #include "attnprune.h"
 #include "kernels/attention.h"
-#include "mask_ref.h"
+#include "method_check.h"
 #include "methods/method.h"
 #include "test.h"
-
-static struct ap_method *make(const char *spec) {
-    struct ap_method *m = NULL;
-    if (ap_method_create(spec, &m) != AP_OK) ap_test_fail(__FILE__, __LINE__, "%s: %s", spec, ap_last_error());
-    return m;
-}
-
-static int stat_index(const struct ap_method *m, const char *name) {
-    const struct ap_method_ops *ops = ap_method_ops_of(m);
-    for (int32_t i = 0; i < ops->n_stats; i++)
-        if (!strcmp(ops->stat_names[i], name)) return i;
-    ap_test_fail(__FILE__, __LINE__, "no stat '%s'", name);
-    return 0;
-}
 
 /* One query, three keys, d = 2, by hand:
  *   K = (10, 1), (2, -1), (6, 3): mean (6, 1); K' = (4, 0), (-4, -2), (0, 2)
@@ -45,7 +31,7 @@ TEST(hammer_worked_example) {
     uint8_t mask[3];
     struct ap_head_inputs in = {.n_layers = 1, .n_heads = 1, .n_q = 1, .n_k = 3, .d = 2, .q = q, .k = k, .v = v,
                                 .q_stride = 2, .k_stride = 2, .v_stride = 2, .scale = 1.0f};
-    struct ap_method *m = make("hammer:t=0.05,b1=4,b2=8,b3=16,factor=8,cut=4");
+    struct ap_method *m = MC_MAKE("hammer:t=0.05,b1=4,b2=8,b3=16,factor=8,cut=4");
     REQUIRE(m);
     struct ap_head_output out = {.mask = mask};
     CHECK_STATUS(ap_method_predict(m, &in, &out), AP_OK);
@@ -54,14 +40,14 @@ TEST(hammer_worked_example) {
     CHECK_EQ_INT(mask[2], 0);
     CHECK_EQ_INT(out.kept, 1);
     CHECK_EQ_INT(out.valid, 3);
-    CHECK_NEAR(out.stats[stat_index(m, "relu_zero")], 1, 0);
-    CHECK_NEAR(out.stats[stat_index(m, "approx_macs")], 6, 0);
-    CHECK_NEAR(out.stats[stat_index(m, "mean_ops")], 12, 0);
-    CHECK_NEAR(out.stats[stat_index(m, "q_large")], 1, 0);
-    CHECK_NEAR(out.stats[stat_index(m, "k_large")], 2, 0);
+    CHECK_NEAR(out.stats[MC_STAT_INDEX(m, "relu_zero")], 1, 0);
+    CHECK_NEAR(out.stats[MC_STAT_INDEX(m, "approx_macs")], 6, 0);
+    CHECK_NEAR(out.stats[MC_STAT_INDEX(m, "mean_ops")], 12, 0);
+    CHECK_NEAR(out.stats[MC_STAT_INDEX(m, "q_large")], 1, 0);
+    CHECK_NEAR(out.stats[MC_STAT_INDEX(m, "k_large")], 2, 0);
     ap_method_free(m);
 
-    m = make("hammer:t=0.02,b1=4,b2=8,b3=16");
+    m = MC_MAKE("hammer:t=0.02,b1=4,b2=8,b3=16");
     REQUIRE(m);
     memset(&out, 0, sizeof out);
     out.mask = mask;
@@ -73,7 +59,7 @@ TEST(hammer_worked_example) {
 
     /* mean=0: a = (63, 9, 63), f = (336, 10, 336), sum 682; t = 0.02 -> 13.64:
      * key 1 (f 10) still out, but keys 0 and 2 now look alike. */
-    m = make("hammer:t=0.02,b1=4,b2=8,b3=16,mean=0");
+    m = MC_MAKE("hammer:t=0.02,b1=4,b2=8,b3=16,mean=0");
     REQUIRE(m);
     memset(&out, 0, sizeof out);
     out.mask = mask;
@@ -81,9 +67,9 @@ TEST(hammer_worked_example) {
     CHECK_EQ_INT(mask[0], 1);
     CHECK_EQ_INT(mask[1], 0);
     CHECK_EQ_INT(mask[2], 1);
-    CHECK_NEAR(out.stats[stat_index(m, "relu_zero")], 0, 0);
-    CHECK_NEAR(out.stats[stat_index(m, "mean_ops")], 0, 0);
-    CHECK_NEAR(out.stats[stat_index(m, "k_large")], 2, 0); /* raw 10 and 6 */
+    CHECK_NEAR(out.stats[MC_STAT_INDEX(m, "relu_zero")], 0, 0);
+    CHECK_NEAR(out.stats[MC_STAT_INDEX(m, "mean_ops")], 0, 0);
+    CHECK_NEAR(out.stats[MC_STAT_INDEX(m, "k_large")], 2, 0); /* raw 10 and 6 */
     ap_method_free(m);
 }
 
@@ -119,25 +105,25 @@ TEST(hammer_strict_threshold_and_empty_rows) {
     struct ap_head_inputs in = {.n_layers = 1, .n_heads = 1, .n_q = 1, .n_k = 3, .d = 2, .q = q, .k = k, .v = v,
                                 .q_stride = 2, .k_stride = 2, .v_stride = 2, .scale = 1.0f};
     /* mean=0: a = (2, 2, -2), f = (2, 2, 0), sum 4, t * sum = 2 */
-    struct ap_method *m = make("hammer:t=0.5,mean=0");
+    struct ap_method *m = MC_MAKE("hammer:t=0.5,mean=0");
     REQUIRE(m);
     struct ap_head_output out = {.mask = mask};
     CHECK_STATUS(ap_method_predict(m, &in, &out), AP_OK);
     CHECK_EQ_INT(mask[0], 1);
     CHECK_EQ_INT(mask[1], 1);
     CHECK_EQ_INT(mask[2], 0);
-    CHECK_NEAR(out.stats[stat_index(m, "rows_empty")], 1, 0);
-    CHECK_NEAR(out.stats[stat_index(m, "fallback_kept")], 2, 0);
+    CHECK_NEAR(out.stats[MC_STAT_INDEX(m, "rows_empty")], 1, 0);
+    CHECK_NEAR(out.stats[MC_STAT_INDEX(m, "fallback_kept")], 2, 0);
     ap_method_free(m);
-    m = make("hammer:t=0.5,mean=0,keep_max=0");
+    m = MC_MAKE("hammer:t=0.5,mean=0,keep_max=0");
     REQUIRE(m);
     memset(&out, 0, sizeof out);
     out.mask = mask;
     CHECK_STATUS(ap_method_predict(m, &in, &out), AP_OK);
     CHECK_EQ_INT(mask[0] + mask[1] + mask[2], 0);
     CHECK_EQ_INT(out.kept, 0);
-    CHECK_NEAR(out.stats[stat_index(m, "rows_empty")], 1, 0);
-    CHECK_NEAR(out.stats[stat_index(m, "fallback_kept")], 0, 0);
+    CHECK_NEAR(out.stats[MC_STAT_INDEX(m, "rows_empty")], 1, 0);
+    CHECK_NEAR(out.stats[MC_STAT_INDEX(m, "fallback_kept")], 0, 0);
     ap_method_free(m);
     /* A row whose every a_ij <= 0 has sum 0: nothing passes f > 0; keep_max
      * keeps the least negative score (key 0: a = -2 with mean=0 against -4). */
@@ -145,7 +131,7 @@ TEST(hammer_strict_threshold_and_empty_rows) {
     const float k2[] = {1, 1, 2, 2, 1, 1};
     in.q = q2;
     in.k = k2;
-    m = make("hammer:t=0.01,mean=0,cut=2");
+    m = MC_MAKE("hammer:t=0.01,mean=0,cut=2");
     REQUIRE(m);
     memset(&out, 0, sizeof out);
     out.mask = mask;
@@ -153,7 +139,7 @@ TEST(hammer_strict_threshold_and_empty_rows) {
     CHECK_EQ_INT(mask[0], 1);
     CHECK_EQ_INT(mask[1], 0);
     CHECK_EQ_INT(mask[2], 1);
-    CHECK_NEAR(out.stats[stat_index(m, "relu_zero")], 3, 0);
+    CHECK_NEAR(out.stats[MC_STAT_INDEX(m, "relu_zero")], 3, 0);
     ap_method_free(m);
 }
 
@@ -171,7 +157,7 @@ TEST(hammer_padding_causal_query_valid) {
     struct ap_head_inputs in = {.n_layers = 1, .n_heads = 1, .n_q = 3, .n_k = 5, .d = 4, .q = q, .k = k, .v = v,
                                 .q_stride = 4, .k_stride = 4, .v_stride = 4, .scale = 0.5f, .causal = 1,
                                 .key_valid = key_valid, .query_valid = query_valid};
-    struct ap_method *m = make("hammer:t=0,zero=-64");
+    struct ap_method *m = MC_MAKE("hammer:t=0,zero=-64");
     REQUIRE(m);
     memset(mask, 7, sizeof mask);
     struct ap_head_output out = {.mask = mask};
@@ -182,11 +168,11 @@ TEST(hammer_padding_causal_query_valid) {
     CHECK_EQ_INT(out.valid, 6);
     CHECK_EQ_INT(out.valid, ap_head_valid_pairs(&in));
     CHECK_EQ_INT(out.kept, 6);
-    CHECK_NEAR(out.stats[stat_index(m, "approx_macs")], 24, 0);
-    CHECK_NEAR(out.stats[stat_index(m, "mean_ops")], 2 * 4 * 4, 0); /* 4 valid keys */
+    CHECK_NEAR(out.stats[MC_STAT_INDEX(m, "approx_macs")], 24, 0);
+    CHECK_NEAR(out.stats[MC_STAT_INDEX(m, "mean_ops")], 2 * 4 * 4, 0); /* 4 valid keys */
     /* the default threshold keeps a subset of the valid pairs, never more */
     ap_method_free(m);
-    m = make("hammer");
+    m = MC_MAKE("hammer");
     REQUIRE(m);
     memset(mask, 7, sizeof mask);
     CHECK_STATUS(ap_method_predict(m, &in, &out), AP_OK);
@@ -215,7 +201,7 @@ TEST(hammer_parameter_errors) {
                          bad[i][1]);
         CHECK(m == NULL);
     }
-    m = make("hammer:t=0.005,factor=16,cut=2.5,b1=0.1,b2=0.1,b3=0.2,relu=shift,zero=-0.5,mean=0,keep_max=0");
+    m = MC_MAKE("hammer:t=0.005,factor=16,cut=2.5,b1=0.1,b2=0.1,b3=0.2,relu=shift,zero=-0.5,mean=0,keep_max=0");
     CHECK(m != NULL);
     ap_method_free(m);
 }

@@ -11,9 +11,9 @@
 
 #include "attnprune.h"
 #include "kernels/bit_serial.h"
+#include "method_check.h"
 #include "methods/method.h"
 #include "methods/threshold_calib.h"
-#include "qkv_ref.h"
 #include "quant/fixed_point.h"
 #include "test.h"
 
@@ -154,7 +154,7 @@ TEST(leopard_early_termination_exact_random) {
  * from Th than the quantization error can move it, the fixed-point decision
  * is the float one. */
 TEST(leopard_early_termination_exact_real) {
-    struct qkv_ref r;
+    struct ap_mc_qkv r;
     if (!QKV_REF_OPEN("real", &r)) return;
     const int32_t S = r.S, d = r.d, qb = 12, kb = 12, n = kb - 1, B = 2;
     int32_t *qc = malloc(sizeof(int32_t) * (size_t)S * d), *km = malloc(sizeof(int32_t) * (size_t)S * d);
@@ -164,7 +164,7 @@ TEST(leopard_early_termination_exact_real) {
     int64_t scores = 0, bad = 0, bits = 0, float_checked = 0, float_bad = 0;
     for (int32_t l = 0; l < r.L; l++)
         for (int32_t h = 0; h < r.H; h++) {
-            struct ap_head_inputs in = qkv_ref_head(&r, l, h);
+            struct ap_head_inputs in = ap_mc_qkv_head(&r, l, h);
             const int32_t eq = ap_fxp_exponent(ap_fxp_max_abs_rows(in.q, S, d, d, NULL));
             const int32_t ek = ap_fxp_exponent(ap_fxp_max_abs_rows(in.k, S, d, d, NULL));
             for (int64_t x = 0; x < (int64_t)S * d; x++) {
@@ -211,7 +211,7 @@ TEST(leopard_early_termination_exact_real) {
     free(qc);
     free(km);
     free(kn);
-    qkv_ref_close(&r);
+    ap_mc_qkv_close(&r);
 }
 
 /* ------------------------------------------- against the NumPy reference */
@@ -219,71 +219,14 @@ TEST(leopard_early_termination_exact_real) {
 #define REF_STATS 13 /* kept, valid, then the method's 11 statistics */
 
 static void check_against_reference(const char *data, const char *setting, const char *params) {
-    struct qkv_ref r;
-    if (!QKV_REF_OPEN(data, &r)) return;
-    const int32_t L = r.L, H = r.H, S = r.S;
-    char name[128];
-    const int64_t shape_th[1] = {L}, shape_mask[4] = {L, H, S, S}, shape_stats[3] = {L, H, REF_STATS};
-    snprintf(name, sizeof name, "leopard_%s_%s_th.npy", data, setting);
-    struct ap_npy *th = REF_OUTPUT_OPEN(name, "method_leopard.py", AP_DTYPE_F64, 1, shape_th);
-    snprintf(name, sizeof name, "leopard_%s_%s_mask.npy", data, setting);
-    struct ap_npy *mask = REF_OUTPUT_OPEN(name, "method_leopard.py", AP_DTYPE_U8, 4, shape_mask);
-    snprintf(name, sizeof name, "leopard_%s_%s_tie.npy", data, setting);
-    struct ap_npy *tie = REF_OUTPUT_OPEN(name, "method_leopard.py", AP_DTYPE_U8, 4, shape_mask);
-    snprintf(name, sizeof name, "leopard_%s_%s_stats.npy", data, setting);
-    struct ap_npy *stats = REF_OUTPUT_OPEN(name, "method_leopard.py", AP_DTYPE_F64, 3, shape_stats);
-    struct ap_method *m = NULL;
-    uint8_t *got = malloc((size_t)S * S);
-    if (!th || !mask || !tie || !stats || !got) goto out;
-
-    char spec[8192];
-    int w = snprintf(spec, sizeof spec, "leopard:%s,th=", params);
-    for (int32_t l = 0; l < L; l++) w += snprintf(spec + w, sizeof spec - (size_t)w, "%s%.17g", l ? ";" : "", ref_f64(th, l));
-    CHECK_STATUS(ap_method_create(spec, &m), AP_OK);
-    if (!m) goto out;
-    int64_t differ = 0, tie_diffs = 0, ties = 0, stat_bad = 0, kept = 0, valid = 0;
-    double kbits_pruned = 0, pruned = 0;
-    for (int32_t l = 0; l < L; l++)
-        for (int32_t h = 0; h < H; h++) {
-            struct ap_head_inputs in = qkv_ref_head(&r, l, h);
-            struct ap_head_output out = {.mask = got};
-            CHECK_STATUS(ap_method_predict(m, &in, &out), AP_OK);
-            const int64_t off = ((int64_t)l * H + h) * S * S;
-            const uint8_t *tw = (const uint8_t *)tie->data + off;
-            for (int64_t x = 0; x < (int64_t)S * S; x++) ties += tw[x] != 0;
-            char what[96];
-            snprintf(what, sizeof what, "leopard %s %s mask of layer %d head %d", data, setting, l, h);
-            differ += COMPARE_MASKS(what, got, (const uint8_t *)mask->data + off, tw, (int64_t)S * S, &tie_diffs);
-            /* statistics: exact, unless a tie flipped a decision */
-            const int64_t so = ((int64_t)l * H + h) * REF_STATS;
-            double mine[REF_STATS] = {(double)out.kept, (double)out.valid};
-            for (int k = 0; k < 11; k++) mine[2 + k] = out.stats[k];
-            for (int k = 0; k < REF_STATS; k++)
-                if (mine[k] != ref_f64(stats, so + k) && !tie_diffs) {
-                    if (stat_bad++ < 5)
-                        ap_test_fail(__FILE__, __LINE__, "%s %s layer %d head %d: statistic %d is %.0f, reference %.0f",
-                                     data, setting, l, h, k, mine[k], ref_f64(stats, so + k));
-                }
-            kept += out.kept;
-            valid += out.valid;
-            pruned += out.stats[0];
-            kbits_pruned += out.stats[1];
-        }
+    struct ap_th_ref_result r;
+    CHECK_TH_REF("leopard", data, setting, params, REF_STATS, &r);
+    if (!r.ran) return;
     fprintf(stderr,
             "    leopard %s %s: C mask == NumPy mask on %dx%dx%dx%d; %lld ties in the reference, %lld decided "
             "differently; density %.4f, mean key bits per pruned score %.3f\n",
-            data, setting, L, H, S, S, (long long)ties, (long long)tie_diffs, (double)kept / (double)valid,
-            kbits_pruned / (pruned > 0 ? pruned : 1));
-    CHECK_EQ_INT(differ, 0);
-    CHECK_EQ_INT(stat_bad, 0);
-out:
-    free(got);
-    ap_method_free(m);
-    ap_npy_close(th);
-    ap_npy_close(mask);
-    ap_npy_close(tie);
-    ap_npy_close(stats);
-    qkv_ref_close(&r);
+            data, setting, r.L, r.H, r.S, r.S, (long long)r.ties, (long long)r.tie_diffs,
+            (double)r.kept / (double)r.valid, r.stat_sum[1] / (r.stat_sum[0] > 0 ? r.stat_sum[0] : 1));
 }
 
 /* settings as in tests/ref/method_leopard.py (thresholds come from its _th file) */

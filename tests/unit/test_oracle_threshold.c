@@ -7,33 +7,11 @@
 #include <string.h>
 
 #include "attnprune.h"
-#include "method_ref_check.h"
+#include "method_check.h"
 #include "methods/method.h"
 #include "test.h"
 
 #define TIE_REL 1e-6 /* a C/NumPy difference this close (relative) to t is a tie */
-
-static void run_tiny(const char *spec, const float *q, const float *k, int32_t S, int32_t T, int causal,
-                     const uint8_t *key_valid, const uint8_t *query_valid, uint8_t *mask, struct ap_head_output *out) {
-    struct ap_method *m = NULL;
-    CHECK_STATUS(ap_method_create(spec, &m), AP_OK);
-    if (!m) return;
-    struct ap_head_inputs in = {.n_layers = 1, .n_heads = 1, .n_q = S, .n_k = T, .d = 1, .q = q, .k = k, .v = k,
-                                .q_stride = 1, .k_stride = 1, .v_stride = 1, .scale = 1.0f, .causal = causal,
-                                .key_valid = key_valid, .query_valid = query_valid};
-    memset(out, 0, sizeof *out);
-    out->mask = mask;
-    CHECK_STATUS(ap_method_predict(m, &in, out), AP_OK);
-    ap_method_free(m);
-}
-
-static void check_mask(const uint8_t *got, const char *want, int32_t S, int32_t T) {
-    for (int32_t i = 0; i < S; i++)
-        for (int32_t j = 0; j < T; j++)
-            if ((got[i * T + j] != 0) != (want[i * T + j] == '1'))
-                ap_test_fail(__FILE__, __LINE__, "pair (%d, %d): got %d, want %c", i, j, got[i * T + j],
-                             want[i * T + j]);
-}
 
 TEST(oracle_threshold_hand_cases) {
     /* Row 0 (q = 1): p = (1, e, e^2, e^3) / z = 0.032, 0.087, 0.237, 0.644.
@@ -41,18 +19,18 @@ TEST(oracle_threshold_hand_cases) {
     const float q[] = {1, 0}, k[] = {0, 1, 2, 3};
     uint8_t mask[8];
     struct ap_head_output out;
-    run_tiny("oracle-threshold:t=0.05", q, k, 2, 4, 0, NULL, NULL, mask, &out);
-    check_mask(mask, "0111" "1111", 2, 4);
+    RUN_TINY("oracle-threshold:t=0.05", q, k, 2, 4, 0, NULL, NULL, mask, &out);
+    CHECK_MASK_STR(mask, "0111" "1111", 2, 4);
     CHECK_EQ_INT(out.kept, 7);
     CHECK_EQ_INT(out.valid, 8);
     /* strict: p = 0.25 is not > 0.25; row 1 is empty, and keeps its argmax
      * (the lowest index among equal maxima) unless keep_argmax=0. */
-    run_tiny("oracle-threshold:t=0.25", q, k, 2, 4, 0, NULL, NULL, mask, &out);
-    check_mask(mask, "0001" "1000", 2, 4);
+    RUN_TINY("oracle-threshold:t=0.25", q, k, 2, 4, 0, NULL, NULL, mask, &out);
+    CHECK_MASK_STR(mask, "0001" "1000", 2, 4);
     CHECK_NEAR(out.stats[1], 1, 0); /* forced_rows */
     CHECK_NEAR(out.stats[2], 0, 0); /* empty_rows */
-    run_tiny("oracle-threshold:t=0.25,keep_argmax=0", q, k, 2, 4, 0, NULL, NULL, mask, &out);
-    check_mask(mask, "0001" "0000", 2, 4);
+    RUN_TINY("oracle-threshold:t=0.25,keep_argmax=0", q, k, 2, 4, 0, NULL, NULL, mask, &out);
+    CHECK_MASK_STR(mask, "0001" "0000", 2, 4);
     CHECK_EQ_INT(out.kept, 1);
     CHECK_NEAR(out.stats[1], 0, 0);
     CHECK_NEAR(out.stats[2], 1, 0);
@@ -64,8 +42,8 @@ TEST(oracle_threshold_hand_cases) {
     const float q4[] = {1, 1, 1, 1};
     const uint8_t kv[] = {1, 1, 1, 0}, qv[] = {1, 0, 1, 1};
     uint8_t m4[16];
-    run_tiny("oracle-threshold:t=0.1", q4, k, 4, 4, 1, kv, qv, m4, &out);
-    check_mask(m4, "1000" "0000" "0110" "0110", 4, 4);
+    RUN_TINY("oracle-threshold:t=0.1", q4, k, 4, 4, 1, kv, qv, m4, &out);
+    CHECK_MASK_STR(m4, "1000" "0000" "0110" "0110", 4, 4);
     CHECK_EQ_INT(out.kept, 5);
     CHECK_EQ_INT(out.valid, 7);
     CHECK_NEAR(out.stats[0], 3, 0); /* rows */

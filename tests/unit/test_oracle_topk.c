@@ -7,34 +7,11 @@
 #include <string.h>
 
 #include "attnprune.h"
-#include "method_ref_check.h"
+#include "method_check.h"
 #include "methods/method.h"
 #include "test.h"
 
 #define TIE_REL 1e-6 /* a C/NumPy difference this close (relative) to the k-th largest is a tie */
-
-/* d = 1, scale 1: row i's scores are q[i] * k[j]. */
-static void run_tiny(const char *spec, const float *q, const float *k, int32_t S, int32_t T, int causal,
-                     const uint8_t *key_valid, const uint8_t *query_valid, uint8_t *mask, struct ap_head_output *out) {
-    struct ap_method *m = NULL;
-    CHECK_STATUS(ap_method_create(spec, &m), AP_OK);
-    if (!m) return;
-    struct ap_head_inputs in = {.n_layers = 1, .n_heads = 1, .n_q = S, .n_k = T, .d = 1, .q = q, .k = k, .v = k,
-                                .q_stride = 1, .k_stride = 1, .v_stride = 1, .scale = 1.0f, .causal = causal,
-                                .key_valid = key_valid, .query_valid = query_valid};
-    memset(out, 0, sizeof *out);
-    out->mask = mask;
-    CHECK_STATUS(ap_method_predict(m, &in, out), AP_OK);
-    ap_method_free(m);
-}
-
-static void check_mask(const uint8_t *got, const char *want, int32_t S, int32_t T) {
-    for (int32_t i = 0; i < S; i++)
-        for (int32_t j = 0; j < T; j++)
-            if ((got[i * T + j] != 0) != (want[i * T + j] == '1'))
-                ap_test_fail(__FILE__, __LINE__, "pair (%d, %d): got %d, want %c", i, j, got[i * T + j],
-                             want[i * T + j]);
-}
 
 TEST(oracle_topk_hand_cases) {
     /* Keys 0..3 with q = 1: probabilities rise with the key index. Row 2 has
@@ -42,8 +19,8 @@ TEST(oracle_topk_hand_cases) {
     const float q[] = {1, 1, 0, 1}, k[] = {0, 1, 2, 3};
     uint8_t mask[16];
     struct ap_head_output out;
-    run_tiny("oracle-topk:keep=0.5", q, k, 4, 4, 0, NULL, NULL, mask, &out);
-    check_mask(mask, "0011" "0011" "1100" "0011", 4, 4);
+    RUN_TINY("oracle-topk:keep=0.5", q, k, 4, 4, 0, NULL, NULL, mask, &out);
+    CHECK_MASK_STR(mask, "0011" "0011" "1100" "0011", 4, 4);
     CHECK_EQ_INT(out.kept, 8);
     CHECK_EQ_INT(out.valid, 16);
     CHECK_NEAR(out.stats[0], 4, 0); /* rows */
@@ -54,21 +31,21 @@ TEST(oracle_topk_hand_cases) {
     float q10[1] = {1}, k10[10];
     uint8_t m10[10];
     for (int i = 0; i < 10; i++) k10[i] = (float)i;
-    run_tiny("oracle-topk:keep=0.3", q10, k10, 1, 10, 0, NULL, NULL, m10, &out);
+    RUN_TINY("oracle-topk:keep=0.3", q10, k10, 1, 10, 0, NULL, NULL, m10, &out);
     CHECK_EQ_INT(out.kept, 3);
-    check_mask(m10, "0000000111", 1, 10);
+    CHECK_MASK_STR(m10, "0000000111", 1, 10);
 
     /* Absolute k, larger than a row: the row keeps all it has. */
-    run_tiny("oracle-topk:k=3", q, k, 4, 4, 1, NULL, NULL, mask, &out);
-    check_mask(mask, "1000" "1100" "1110" "0111", 4, 4);
+    RUN_TINY("oracle-topk:k=3", q, k, 4, 4, 1, NULL, NULL, mask, &out);
+    CHECK_MASK_STR(mask, "1000" "1100" "1110" "0111", 4, 4);
     CHECK_EQ_INT(out.kept, 1 + 2 + 3 + 3);
     CHECK_EQ_INT(out.valid, 10);
 
     /* Padding key 3 and invalid query 1, causal: row 0 sees key 0; row 2 keys
      * 0..2 keeps ceil(1.5) = 2 (a tie at q = 0: keys 0, 1); row 3 keys 0..2 keeps 1, 2. */
     const uint8_t kv[] = {1, 1, 1, 0}, qv[] = {1, 0, 1, 1};
-    run_tiny("oracle-topk:keep=0.5", q, k, 4, 4, 1, kv, qv, mask, &out);
-    check_mask(mask, "1000" "0000" "1100" "0110", 4, 4);
+    RUN_TINY("oracle-topk:keep=0.5", q, k, 4, 4, 1, kv, qv, mask, &out);
+    CHECK_MASK_STR(mask, "1000" "0000" "1100" "0110", 4, 4);
     CHECK_EQ_INT(out.kept, 5);
     CHECK_EQ_INT(out.valid, 1 + 3 + 3);
     CHECK_NEAR(out.stats[0], 3, 0);

@@ -9,23 +9,9 @@
 
 #include "attnprune.h"
 #include "mask/pack_split.h"
-#include "mask_ref.h"
+#include "method_check.h"
 #include "methods/method.h"
 #include "test.h"
-
-static struct ap_method *make(const char *spec) {
-    struct ap_method *m = NULL;
-    if (ap_method_create(spec, &m) != AP_OK) ap_test_fail(__FILE__, __LINE__, "%s: %s", spec, ap_last_error());
-    return m;
-}
-
-static int stat_index(const struct ap_method *m, const char *name) {
-    const struct ap_method_ops *ops = ap_method_ops_of(m);
-    for (int32_t i = 0; i < ops->n_stats; i++)
-        if (!strcmp(ops->stat_names[i], name)) return i;
-    ap_test_fail(__FILE__, __LINE__, "no stat '%s'", name);
-    return 0;
-}
 
 /* One query, three keys, d = 2, 4 bits, no normalization, scale 1:
  *   q = (1, 0.5): thr 1, gamma 7, codes (7, 3.5 -> 4)     [half to even]
@@ -56,7 +42,7 @@ TEST(sanger_worked_example) {
         {"sanger:normalize=0,t=0.0233", {1, 0, 1}},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-        struct ap_method *m = make(cases[c].spec);
+        struct ap_method *m = MC_MAKE(cases[c].spec);
         REQUIRE(m);
         struct ap_head_output out = {.mask = mask};
         CHECK_STATUS(ap_method_predict(m, &in, &out), AP_OK);
@@ -65,19 +51,19 @@ TEST(sanger_worked_example) {
                 ap_test_fail(__FILE__, __LINE__, "%s: key %d kept %d, want %d", cases[c].spec, j, mask[j],
                              cases[c].want[j]);
         CHECK_EQ_INT(out.valid, 3);
-        CHECK_NEAR(out.stats[stat_index(m, "pred_macs")], 6, 0);
+        CHECK_NEAR(out.stats[MC_STAT_INDEX(m, "pred_macs")], 6, 0);
         ap_method_free(m);
     }
     /* t = 1: nothing passes P^ > 1; keep_max keeps the largest predicted score. */
-    struct ap_method *m = make("sanger:normalize=0,t=1");
+    struct ap_method *m = MC_MAKE("sanger:normalize=0,t=1");
     REQUIRE(m);
     struct ap_head_output out = {.mask = mask};
     CHECK_STATUS(ap_method_predict(m, &in, &out), AP_OK);
     CHECK_EQ_INT(mask[0], 1);
     CHECK_EQ_INT(mask[1] + mask[2], 0);
-    CHECK_NEAR(out.stats[stat_index(m, "rows_empty")], 1, 0);
+    CHECK_NEAR(out.stats[MC_STAT_INDEX(m, "rows_empty")], 1, 0);
     ap_method_free(m);
-    m = make("sanger:normalize=0,t=1,keep_max=0");
+    m = MC_MAKE("sanger:normalize=0,t=1,keep_max=0");
     REQUIRE(m);
     memset(&out, 0, sizeof out);
     out.mask = mask;
@@ -85,10 +71,10 @@ TEST(sanger_worked_example) {
     CHECK_EQ_INT(mask[0] + mask[1] + mask[2], 0);
     CHECK_EQ_INT(out.kept, 0);
     /* an empty mask still describes its sub-rows: one group, one empty sub-row */
-    CHECK_NEAR(out.stats[stat_index(m, "groups")], 1, 0);
-    CHECK_NEAR(out.stats[stat_index(m, "subrows_empty")], 1, 0);
-    CHECK_NEAR(out.stats[stat_index(m, "subrows_after")], 0, 0);
-    CHECK_NEAR(out.stats[stat_index(m, "subrows_before")], 1, 0);
+    CHECK_NEAR(out.stats[MC_STAT_INDEX(m, "groups")], 1, 0);
+    CHECK_NEAR(out.stats[MC_STAT_INDEX(m, "subrows_empty")], 1, 0);
+    CHECK_NEAR(out.stats[MC_STAT_INDEX(m, "subrows_after")], 0, 0);
+    CHECK_NEAR(out.stats[MC_STAT_INDEX(m, "subrows_before")], 1, 0);
     ap_method_free(m);
 }
 
@@ -227,7 +213,7 @@ TEST(sanger_padding_causal_query_valid) {
     struct ap_head_inputs in = {.n_layers = 1, .n_heads = 1, .n_q = 3, .n_k = 5, .d = 4, .q = q, .k = k, .v = v,
                                 .q_stride = 4, .k_stride = 4, .v_stride = 4, .scale = 0.5f, .causal = 1,
                                 .key_valid = key_valid, .query_valid = query_valid};
-    struct ap_method *m = make("sanger:t=0,ports=2,pes=1");
+    struct ap_method *m = MC_MAKE("sanger:t=0,ports=2,pes=1");
     REQUIRE(m);
     memset(mask, 7, sizeof mask);
     struct ap_head_output out = {.mask = mask};
@@ -238,12 +224,12 @@ TEST(sanger_padding_causal_query_valid) {
     CHECK_EQ_INT(out.valid, ap_head_valid_pairs(&in));
     CHECK_EQ_INT(out.kept, 6);
     /* groups of 2 columns: {0,1} {2,3} {4}; with pes 1 each kept pair is a sub-row */
-    CHECK_NEAR(out.stats[stat_index(m, "groups")], 3, 0);
-    CHECK_NEAR(out.stats[stat_index(m, "subrows_after")], 6, 0);
-    CHECK_NEAR(out.stats[stat_index(m, "subrows_empty")], 0, 0);
-    CHECK_NEAR(out.stats[stat_index(m, "pe_slots_after")], 6, 0);
+    CHECK_NEAR(out.stats[MC_STAT_INDEX(m, "groups")], 3, 0);
+    CHECK_NEAR(out.stats[MC_STAT_INDEX(m, "subrows_after")], 6, 0);
+    CHECK_NEAR(out.stats[MC_STAT_INDEX(m, "subrows_empty")], 0, 0);
+    CHECK_NEAR(out.stats[MC_STAT_INDEX(m, "pe_slots_after")], 6, 0);
     ap_method_free(m);
-    m = make("sanger");
+    m = MC_MAKE("sanger");
     REQUIRE(m);
     memset(mask, 7, sizeof mask);
     CHECK_STATUS(ap_method_predict(m, &in, &out), AP_OK);
@@ -269,7 +255,7 @@ TEST(sanger_parameter_errors) {
                          bad[i][1]);
         CHECK(m == NULL);
     }
-    m = make("sanger:t=2e-2,bits=8,normalize=0,thr_q=3,thr_k=4,keep_max=0,ports=32,pes=8,pe_rows=16");
+    m = MC_MAKE("sanger:t=2e-2,bits=8,normalize=0,thr_q=3,thr_k=4,keep_max=0,ports=32,pes=8,pe_rows=16");
     CHECK(m != NULL);
     ap_method_free(m);
 }

@@ -15,34 +15,13 @@
 #include "io/json_file.h"
 #include "io/npy.h"
 #include "kernels/progressive.h"
-#include "method_ref_check.h"
+#include "method_check.h"
 #include "methods/method.h"
 #include "model/model.h"
 #include "quant/msb_lsb.h"
 #include "test.h"
 
 #define TIE_REL 1e-6 /* a C/NumPy mask difference this close (relative) to a row's k-th largest is a tie */
-
-static struct ap_npy *open_ref(const char *name) {
-    const char *dir = ap_test_fixture_dir();
-    char path[4096];
-    if (!dir) {
-        ap_test_fail(__FILE__, __LINE__, "AP_FIXTURES is not set: run the suite with 'make test'");
-        return NULL;
-    }
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    struct ap_npy *a = NULL;
-    if (ap_npy_open(path, &a) != AP_OK)
-        ap_test_fail(__FILE__, __LINE__, "%s; make it with 'make test' (tests/ref/method_spatten.py --fixtures %s)",
-                     ap_last_error(), dir);
-    return a;
-}
-
-static double f64(const struct ap_npy *a, int64_t i) {
-    double v;
-    memcpy(&v, (const unsigned char *)a->data + i * 8, 8);
-    return v;
-}
 
 /* ------------------------------------------------------------- the cascade */
 
@@ -59,15 +38,15 @@ static void check_cascade_case(const cJSON *c, const cJSON *stat_names, int64_t 
     char buf[256], spec[512];
     struct ap_npy *kp = NULL, *hoa = NULL, *tok = NULL, *head = NULL, *lst = NULL;
     snprintf(buf, sizeof buf, "spatten_cascade_%s_key_prob.npy", name);
-    kp = open_ref(buf);
+    kp = REF_OPEN_ANY(buf, "method_spatten.py");
     snprintf(buf, sizeof buf, "spatten_cascade_%s_head_out_abs.npy", name);
-    hoa = open_ref(buf);
+    hoa = REF_OPEN_ANY(buf, "method_spatten.py");
     snprintf(buf, sizeof buf, "spatten_cascade_%s_token_active.npy", name);
-    tok = open_ref(buf);
+    tok = REF_OPEN_ANY(buf, "method_spatten.py");
     snprintf(buf, sizeof buf, "spatten_cascade_%s_head_active.npy", name);
-    head = open_ref(buf);
+    head = REF_OPEN_ANY(buf, "method_spatten.py");
     snprintf(buf, sizeof buf, "spatten_cascade_%s_layer_stats.npy", name);
-    lst = open_ref(buf);
+    lst = REF_OPEN_ANY(buf, "method_spatten.py");
     struct ap_method *m = NULL;
     double *key_prob = malloc(sizeof(double) * (size_t)H * T), *head_abs = malloc(sizeof(double) * (size_t)H);
     uint8_t *tact = malloc((size_t)T), *hact = malloc((size_t)H);
@@ -86,9 +65,9 @@ static void check_cascade_case(const cJSON *c, const cJSON *stat_names, int64_t 
     int bad = 0;
     for (int32_t l = 0; l < L && !bad; l++) {
         for (int32_t h = 0; h < H; h++) {
-            head_abs[h] = hact[h] ? f64(hoa, (int64_t)l * H + h) : 0.0;
+            head_abs[h] = hact[h] ? ap_mc_f64(hoa, (int64_t)l * H + h) : 0.0;
             for (int32_t j = 0; j < T; j++)
-                key_prob[(int64_t)h * T + j] = hact[h] && tact[j] ? f64(kp, ((int64_t)l * H + h) * T + j) : 0.0;
+                key_prob[(int64_t)h * T + j] = hact[h] && tact[j] ? ap_mc_f64(kp, ((int64_t)l * H + h) * T + j) : 0.0;
         }
         struct ap_layer_view view = {.layer = l, .n_layers = L, .n_tokens = T, .n_heads = H, .key_prob = key_prob,
                                      .head_out_abs = head_abs, .token_active = tact, .head_active = hact};
@@ -108,9 +87,9 @@ static void check_cascade_case(const cJSON *c, const cJSON *stat_names, int64_t 
                 bad = 1;
             }
         for (int32_t s = 0; s < n_ls && !bad; s++)
-            if (view.stats[s] != f64(lst, (int64_t)l * n_ls + s)) {
+            if (view.stats[s] != ap_mc_f64(lst, (int64_t)l * n_ls + s)) {
                 ap_test_fail(__FILE__, __LINE__, "%s %s: layer %d stat %s: C %g, NumPy %g", name, spec, l,
-                             ops->layer_stat_names[s], view.stats[s], f64(lst, (int64_t)l * n_ls + s));
+                             ops->layer_stat_names[s], view.stats[s], ap_mc_f64(lst, (int64_t)l * n_ls + s));
                 bad = 1;
             }
         *decisions += T + H;
@@ -163,34 +142,20 @@ TEST(spatten_masks_match_numpy) {
     CHECK(t.settings >= 2);
 }
 
-static void run_tiny(const char *spec, const float *q, const float *k, int32_t S, int32_t T, int causal,
-                     const uint8_t *key_valid, const uint8_t *query_valid, uint8_t *mask, struct ap_head_output *out) {
-    struct ap_method *m = NULL;
-    CHECK_STATUS(ap_method_create(spec, &m), AP_OK);
-    if (!m) return;
-    struct ap_head_inputs in = {.n_layers = 1, .n_heads = 1, .n_q = S, .n_k = T, .d = 1, .q = q, .k = k, .v = k,
-                                .q_stride = 1, .k_stride = 1, .v_stride = 1, .scale = 1.0f, .causal = causal,
-                                .key_valid = key_valid, .query_valid = query_valid};
-    memset(out, 0, sizeof *out);
-    out->mask = mask;
-    CHECK_STATUS(ap_method_predict(m, &in, out), AP_OK);
-    ap_method_free(m);
-}
-
 TEST(spatten_value_pruning_padding_causal) {
     const float q[] = {1, 1, 0, 1}, k[] = {0, 1, 2, 3};
     const uint8_t kv[] = {1, 1, 1, 0}, qv[] = {1, 0, 1, 1};
     uint8_t mask[16];
     struct ap_head_output out;
     /* Value pruning off: every valid pair, mask NULL. */
-    run_tiny("spatten", q, k, 4, 4, 1, kv, qv, mask, &out);
+    RUN_TINY("spatten", q, k, 4, 4, 1, kv, qv, mask, &out);
     CHECK(out.mask == NULL);
     CHECK_EQ_INT(out.valid, 1 + 3 + 3);
     CHECK_EQ_INT(out.kept, 7);
     CHECK_NEAR(out.stats[0], 3, 0); /* rows */
     /* v_keep = 0.5, causal, key 3 padding, query 1 invalid: row 0 keeps key 0;
      * row 2 (q = 0, all equal) keys 0, 1; row 3 keys 1, 2. */
-    run_tiny("spatten:v_keep=0.5", q, k, 4, 4, 1, kv, qv, mask, &out);
+    RUN_TINY("spatten:v_keep=0.5", q, k, 4, 4, 1, kv, qv, mask, &out);
     const char *want = "1000" "0000" "1100" "0110";
     for (int i = 0; i < 16; i++) CHECK_EQ_INT(mask[i], want[i] == '1');
     CHECK_EQ_INT(out.kept, 5);
@@ -256,7 +221,7 @@ TEST(spatten_progressive_quantization_decision) {
     const float q2[] = {1, 0};
     uint8_t mask[4];
     struct ap_head_output out;
-    run_tiny("spatten:pq=1,key_bits=8,msb_bits=1,pq_threshold=0.6", q2, k, 2, 2, 0, NULL, NULL, mask, &out);
+    RUN_TINY("spatten:pq=1,key_bits=8,msb_bits=1,pq_threshold=0.6", q2, k, 2, 2, 0, NULL, NULL, mask, &out);
     CHECK_NEAR(out.stats[4], 2, 0);     /* pq_rows */
     CHECK_NEAR(out.stats[5], 2, 0);     /* both rows are at 0.5 < 0.6 */
     CHECK_NEAR(out.stats[6], 16, 0);    /* 8 bits each */

@@ -9,6 +9,7 @@
 
 #include "io/npy.h"
 #include "kernels/topk.h"
+#include "method_check.h"
 #include "test.h"
 
 /* The slides ("Top-k Engine"): top 4 of [7, 2, 6, 4, 9, 1, 3, 5]: the 4th
@@ -80,39 +81,14 @@ TEST(topk_ties_subsets_and_edges) {
     CHECK_EQ_INT(ap_topk_round_cycles(17, 4), 8);
 }
 
-static struct ap_npy *open_ref(const char *name) {
-    const char *dir = ap_test_fixture_dir();
-    char path[4096];
-    if (!dir) {
-        ap_test_fail(__FILE__, __LINE__, "AP_FIXTURES is not set: run the suite with 'make test'");
-        return NULL;
-    }
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    struct ap_npy *a = NULL;
-    if (ap_npy_open(path, &a) != AP_OK)
-        ap_test_fail(__FILE__, __LINE__, "%s; make it with 'make test' (tests/ref/method_spatten.py --fixtures %s)",
-                     ap_last_error(), dir);
-    return a;
-}
-
-static double f64(const struct ap_npy *a, int64_t i) {
-    double v;
-    memcpy(&v, (const unsigned char *)a->data + i * 8, 8);
-    return v;
-}
-
-static int64_t i64(const struct ap_npy *a, int64_t i) {
-    int64_t v;
-    memcpy(&v, (const unsigned char *)a->data + i * 8, 8);
-    return v;
-}
-
 /* spatten_topk_cases.npy int64 (C, 4): n, k, offset into the values, parallelism;
  * spatten_topk_values.npy float64 (sum n); spatten_topk_keep.npy uint8 (sum n);
  * spatten_topk_expect.npy float64 (C, 3): k-th largest, rounds, cycles. */
 TEST(topk_matches_numpy_quickselect) {
-    struct ap_npy *cases = open_ref("spatten_topk_cases.npy"), *vals = open_ref("spatten_topk_values.npy"),
-                  *keep_ref = open_ref("spatten_topk_keep.npy"), *expect = open_ref("spatten_topk_expect.npy");
+#define SPATTEN_REF(name) REF_OPEN_ANY(name, "method_spatten.py")
+    struct ap_npy *cases = SPATTEN_REF("spatten_topk_cases.npy"), *vals = SPATTEN_REF("spatten_topk_values.npy"),
+                  *keep_ref = SPATTEN_REF("spatten_topk_keep.npy"), *expect = SPATTEN_REF("spatten_topk_expect.npy");
+#undef SPATTEN_REF
     double *scratch = NULL;
     uint8_t *keep = NULL;
     if (!cases || !vals || !keep_ref || !expect) goto out;
@@ -121,25 +97,25 @@ TEST(topk_matches_numpy_quickselect) {
     const int64_t C = cases->shape[0];
     int64_t total_rounds = 0, bad = 0;
     for (int64_t c = 0; c < C; c++) {
-        const int32_t n = (int32_t)i64(cases, c * 4), k = (int32_t)i64(cases, c * 4 + 1),
-                      par = (int32_t)i64(cases, c * 4 + 3);
-        const int64_t off = i64(cases, c * 4 + 2);
+        const int32_t n = (int32_t)ap_mc_i64(cases, c * 4), k = (int32_t)ap_mc_i64(cases, c * 4 + 1),
+                      par = (int32_t)ap_mc_i64(cases, c * 4 + 3);
+        const int64_t off = ap_mc_i64(cases, c * 4 + 2);
         double *x = malloc(sizeof(double) * (size_t)n);
         scratch = realloc(scratch, sizeof(double) * 2 * (size_t)n);
         keep = realloc(keep, (size_t)n);
         REQUIRE(x && scratch && keep);
-        for (int32_t i = 0; i < n; i++) x[i] = f64(vals, off + i);
+        for (int32_t i = 0; i < n; i++) x[i] = ap_mc_f64(vals, off + i);
         struct ap_topk_result r;
         ap_topk_select(x, NULL, n, k, par, scratch, keep, &r);
-        int ok = r.kth == f64(expect, c * 3) && r.rounds == (int32_t)f64(expect, c * 3 + 1) &&
-                 r.cycles == (int64_t)f64(expect, c * 3 + 2);
+        int ok = r.kth == ap_mc_f64(expect, c * 3) && r.rounds == (int32_t)ap_mc_f64(expect, c * 3 + 1) &&
+                 r.cycles == (int64_t)ap_mc_f64(expect, c * 3 + 2);
         for (int32_t i = 0; i < n; i++) ok &= keep[i] == ((const uint8_t *)keep_ref->data)[off + i];
         if (!ok && bad++ < 5)
             ap_test_fail(__FILE__, __LINE__,
                          "case %lld (n %d, k %d, P %d): C k-th %.17g, %d rounds, %lld cycles; NumPy %.17g, %g, %g "
                          "(or the kept set differs)",
-                         (long long)c, n, k, par, r.kth, r.rounds, (long long)r.cycles, f64(expect, c * 3),
-                         f64(expect, c * 3 + 1), f64(expect, c * 3 + 2));
+                         (long long)c, n, k, par, r.kth, r.rounds, (long long)r.cycles, ap_mc_f64(expect, c * 3),
+                         ap_mc_f64(expect, c * 3 + 1), ap_mc_f64(expect, c * 3 + 2));
         total_rounds += r.rounds;
         free(x);
     }
