@@ -91,7 +91,6 @@ static enum ap_status leopard_init(const char *params, void **state) {
         }
     }
     if (st == AP_OK && r < 0) st = AP_ERR_INVALID_ARG;
-    if (st == AP_OK) st = ap_thresholds_check(&s->th);
     if (st != AP_OK) {
         free(s);
         return st;

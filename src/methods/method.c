@@ -140,10 +140,28 @@ enum ap_status ap_method_create(const char *spec, struct ap_method **out) {
     }
     enum ap_status st = check_keys(ops, params);
     if (st != AP_OK) return ap_error_prefix(st, "method '%s'", ops->name);
+    /* The parameter table is the one source of defaults: init() sees every
+     * default first and the user's values after them (later keys win), so
+     * what `attnprune methods` prints is what runs. */
+    char full[4096];
+    size_t used = 0;
+    full[0] = '\0';
+    for (int32_t i = 0; i < ops->n_params; i++) {
+        if (!ops->params[i].def || !ops->params[i].def[0]) continue;
+        int n = snprintf(full + used, sizeof full - used, "%s%s=%s", used ? "," : "", ops->params[i].key,
+                         ops->params[i].def);
+        if (n < 0 || (size_t)n >= sizeof full - used) return ap_error(AP_ERR_INVALID_ARG, "method '%s': defaults too long", ops->name);
+        used += (size_t)n;
+    }
+    if (*params) {
+        int n = snprintf(full + used, sizeof full - used, "%s%s", used ? "," : "", params);
+        if (n < 0 || (size_t)n >= sizeof full - used)
+            return ap_error(AP_ERR_INVALID_ARG, "method '%s': parameters too long", ops->name);
+    }
     struct ap_method *m = calloc(1, sizeof *m);
     if (!m) return ap_error(AP_ERR_NOMEM, "out of memory creating method '%s'", ops->name);
     m->ops = ops;
-    st = ops->init(params, &m->state);
+    st = ops->init(full, &m->state);
     if (st != AP_OK) {
         free(m);
         return ap_error_prefix(st, "method '%s'", ops->name);

@@ -134,7 +134,6 @@ static enum ap_status sprint_init(const char *params, void **state) {
     if (st == AP_OK && r < 0) st = AP_ERR_INVALID_ARG;
     if (st == AP_OK && s->msb_bits > s->data_bits)
         st = ap_error(AP_ERR_INVALID_ARG, "msb_bits=%d: more than data_bits=%d", s->msb_bits, s->data_bits);
-    if (st == AP_OK) st = ap_thresholds_check(&s->th);
     if (st != AP_OK) {
         free(s);
         return st;

@@ -48,20 +48,10 @@ int ap_thresholds_param(struct ap_layer_thresholds *t, const char *key, const ch
         double v = 0.0;
         *st = ap_param_double(key, value, 0.0, 1.0, &v);
         if (*st == AP_OK && !(v > 0.0)) *st = ap_error(AP_ERR_INVALID_ARG, "%s=%s: expected a number in (0, 1]", key, value);
-        if (*st == AP_OK) {
-            t->density = v;
-            t->density_given = 1;
-        }
+        if (*st == AP_OK) t->density = v;
         return 1;
     }
     return 0;
-}
-
-enum ap_status ap_thresholds_check(const struct ap_layer_thresholds *t) {
-    if (t->n > 0 && t->density_given)
-        return ap_error(AP_ERR_INVALID_ARG,
-                        "th and density given together: th sets the thresholds, density calibrates them; give one");
-    return AP_OK;
 }
 
 int ap_thresholds_missing(const struct ap_layer_thresholds *t) { return t->n == 0; }

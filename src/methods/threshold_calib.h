@@ -33,7 +33,6 @@ struct ap_layer_thresholds {
     int32_t n;          /* thresholds held: 0 = none yet (calibration needed),
                            1 = one for every layer, else one per layer */
     int32_t calibrated; /* 1 if they came from ap_thresholds_calibrate() */
-    int32_t density_given;
     double density;     /* target kept fraction for calibration */
     int64_t n_pairs_min; /* calibration: fewest scores behind a layer's quantiles */
     double th[AP_TH_MAX_LAYERS];
@@ -46,8 +45,6 @@ void ap_thresholds_init(struct ap_layer_thresholds *t);
  * other key. */
 int ap_thresholds_param(struct ap_layer_thresholds *t, const char *key, const char *value, enum ap_status *st);
 
-/* After all parameters: th and density together is an error. */
-enum ap_status ap_thresholds_check(const struct ap_layer_thresholds *t);
 
 /* 1 while no threshold is known. */
 int ap_thresholds_missing(const struct ap_layer_thresholds *t);

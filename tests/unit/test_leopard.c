@@ -330,7 +330,15 @@ TEST(leopard_parameter_errors) {
     expect_param_error("leopard:th=", "th");
     expect_param_error("leopard:density=0", "density");
     expect_param_error("leopard:density=1.5", "density");
-    expect_param_error("leopard:th=1,density=0.5", "density");
+    { /* explicit thresholds take precedence over the (default or given) calibration density */
+        struct ap_method *both = NULL;
+        CHECK_STATUS(ap_method_create("leopard:th=1,density=0.5", &both), AP_OK);
+        if (both) CHECK(ap_method_ops_of(both)->needs_calibration(ap_method_state(both)) == 0);
+        ap_method_free(both);
+        CHECK_STATUS(ap_method_create("leopard", &both), AP_OK);
+        if (both) CHECK(ap_method_ops_of(both)->needs_calibration(ap_method_state(both)) == 1);
+        ap_method_free(both);
+    }
     /* init itself rejects unknown keys too (not only the registry) */
     void *state = NULL;
     const struct ap_method_ops *ops = NULL;

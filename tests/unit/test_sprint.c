@@ -203,7 +203,15 @@ TEST(sprint_parameter_errors) {
     expect_param_error("sprint:capacity=-1", "capacity");
     expect_param_error("sprint:onchip_kb=0", "onchip_kb");
     expect_param_error("sprint:th=1;x", "th");
-    expect_param_error("sprint:th=1,density=0.3", "density");
+    { /* explicit thresholds take precedence over the (default or given) calibration density */
+        struct ap_method *both = NULL;
+        CHECK_STATUS(ap_method_create("sprint:th=1,density=0.3", &both), AP_OK);
+        if (both) CHECK(ap_method_ops_of(both)->needs_calibration(ap_method_state(both)) == 0);
+        ap_method_free(both);
+        CHECK_STATUS(ap_method_create("sprint", &both), AP_OK);
+        if (both) CHECK(ap_method_ops_of(both)->needs_calibration(ap_method_state(both)) == 1);
+        ap_method_free(both);
+    }
     void *state = NULL;
     const struct ap_method_ops *ops = NULL;
     for (int32_t i = 0; i < ap_method_count(); i++)
