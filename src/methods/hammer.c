@@ -45,9 +45,9 @@ struct hammer_state {
 };
 
 static const struct ap_param_desc hammer_params[] = {
-    {"t", "0.01", "candidate threshold: keep (i,j) iff f(a_ij) > t * sum_j f(a_ij); 0..1"},
+    {"t", "0", "candidate threshold: keep (i,j) iff f(a_ij) > t * sum_j f(a_ij); 0..1"},
     {"factor", "8", "weight of the large 2-bit code (|x| >= cut -> +-factor), power of two 1..64"},
-    {"cut", "4", "quantizer cut point |x| >= cut, in the raw value scale of Q and K - mean; >= 0"},
+    {"cut", "1", "quantizer cut point |x| >= cut, in the raw value scale of Q and K - mean; >= 0 (paper: 4)"},
     {"b1", "0.25", "1st shifted-ReLU break point (slope 1 -> 2), units of d: round(b1*d); > 0"},
     {"b2", "0.5", "2nd break point (slope 2 -> 4), units of d; >= b1"},
     {"b3", "1", "3rd break point (slope 4 -> 8), units of d; >= b2"},
@@ -81,7 +81,7 @@ static enum ap_status parse_flag(const char *key, const char *value, int32_t *ou
 static enum ap_status hammer_init(const char *params, void **state) {
     *state = NULL;
     struct hammer_state s = {
-        .t = 0.01, .factor = 8, .cut = 4.0, .b = {0.25, 0.5, 1.0}, .shape = AP_RELU_CONT, .zero = 0.0, .mean = 1,
+        .t = 0.0, .factor = 8, .cut = 1.0, .b = {0.25, 0.5, 1.0}, .shape = AP_RELU_CONT, .zero = 0.0, .mean = 1,
         .keep_max = 1,
     };
     struct ap_param_iter it = {.p = params ? params : ""};

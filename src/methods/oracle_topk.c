@@ -27,7 +27,7 @@ struct oracle_topk {
 
 static const struct ap_param_desc g_params[] = {
     {"k", "0", "keys kept per query row, absolute (integer >= 0; 0 = use keep instead)"},
-    {"keep", "0.25", "fraction of each row's valid keys kept, rounded up (0 < keep <= 1)"},
+    {"keep", "0.5", "fraction of each row's valid keys kept, rounded up (0 < keep <= 1)"},
 };
 
 enum { STAT_ROWS, STAT_MASS, N_STATS };
@@ -42,7 +42,7 @@ static int32_t row_k(const struct oracle_topk *s, int32_t n) {
 }
 
 static enum ap_status topk_init(const char *params, void **state) {
-    struct oracle_topk s = {.k = 0, .keep = 0.25};
+    struct oracle_topk s = {.k = 0, .keep = 0.5};
     struct ap_param_iter it = {.p = params ? params : ""};
     int r;
     while ((r = ap_param_next(&it)) == 1) {

@@ -76,8 +76,8 @@ struct spatten {
 };
 
 static const struct ap_param_desc g_params[] = {
-    {"token_keep", "0.7", "fraction of the tokens the last layer computes on (0 < x <= 1; 1 = no token pruning)"},
-    {"head_keep", "0.9", "fraction of the heads the last layer computes (0 < x <= 1; 1 = no head pruning)"},
+    {"token_keep", "0.8", "fraction of the tokens the last layer computes on (0 < x <= 1; 1 = no token pruning)"},
+    {"head_keep", "1", "fraction of the heads the last layer computes (0 < x <= 1; 1 = no head pruning)"},
     {"start_layer", "auto", "first layer that sees fewer tokens (1..; auto = min(max(3, ceil(0.15 L)), L - 1))"},
     {"head_start_layer", "auto", "first layer that computes fewer heads (1..; auto = as start_layer)"},
     {"schedule", "linear", "how the kept fraction falls from start_layer to the last layer: linear, geometric, step"},
@@ -131,7 +131,7 @@ static enum ap_status parse_layer(const char *key, const char *value, int64_t *o
 
 static enum ap_status spatten_init(const char *params, void **state) {
     struct spatten_params p = {
-        .token_keep = 0.7, .head_keep = 0.9, .v_keep = 1.0, .pq_threshold = 0.1, .start_layer = -1,
+        .token_keep = 0.8, .head_keep = 1.0, .v_keep = 1.0, .pq_threshold = 0.1, .start_layer = -1,
         .head_start_layer = -1, .schedule = SCHED_LINEAR, .keep_first = 1, .keep_last = 0, .pq = 0,
         .key_bits = 12, .msb_bits = 8, .parallelism = AP_TOPK_PARALLELISM,
     };

@@ -15,7 +15,7 @@
  * Parameters every threshold method takes:
  *   th=V        one threshold for every layer
  *   th=V0;V1;.. one per layer (exactly as many as the model has layers)
- *   density=D   target kept fraction for calibration, in (0, 1] (default 0.25);
+ *   density=D   target kept fraction for calibration, in (0, 1] (default AP_TH_DEFAULT_DENSITY);
  *               used only when th is not given. Giving both is an error. */
 #ifndef AP_METHODS_THRESHOLD_CALIB_H
 #define AP_METHODS_THRESHOLD_CALIB_H
@@ -26,8 +26,8 @@
 #include "methods/method.h"
 
 #define AP_TH_MAX_LAYERS 256
-#define AP_TH_DEFAULT_DENSITY 0.25
-#define AP_TH_DEFAULT_DENSITY_STR "0.25"
+#define AP_TH_DEFAULT_DENSITY 0.55
+#define AP_TH_DEFAULT_DENSITY_STR "0.55"
 
 struct ap_layer_thresholds {
     int32_t n;          /* thresholds held: 0 = none yet (calibration needed),

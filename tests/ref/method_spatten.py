@@ -195,7 +195,7 @@ def cascade(key_prob, head_out_abs, params):
 
 
 CASCADE = [  # name, params, L, H, T, value range (multiples of 1/1024 below it)
-    ("c0", {}, 6, 12, 256, 64),  # the defaults on the default model's shape
+    ("c0", {}, 6, 12, 256, 64),  # DEFAULTS on the default model's shape
     ("c1", {"token_keep": 0.3, "head_keep": 0.5, "schedule": "geometric", "keep_last": 1}, 12, 12, 128, 64),
     ("c2", {"token_keep": 0.2, "head_keep": 0.5, "start_layer": 1, "head_start_layer": 2, "schedule": "step",
             "keep_first": 0}, 6, 4, 40, 0.004),  # values 0..3/1024: ties everywhere
@@ -219,7 +219,9 @@ def cascade_cases(out):
         rc.save(base + "_token_active.npy", tok)
         rc.save(base + "_head_active.npy", head)
         rc.save(base + "_layer_stats.npy", stats)
-        index.append({"name": name, "params": ",".join(f"{a}={b}" for a, b in params.items()), "L": L, "H": H,
+        # every parameter spelled out, so the C side does not depend on its own defaults
+        full = {**DEFAULTS, **params}
+        index.append({"name": name, "params": ",".join(f"{a}={b}" for a, b in full.items()), "L": L, "H": H,
                       "T": T})
     rc.save_json(os.path.join(out, "spatten_cascade_settings.json"), {"cases": index, "layer_stats": LAYER_STATS})
 
@@ -331,7 +333,7 @@ def head_settings(out):
         masks, stats, thr, names = head_run(q, k, params, vis, kv, rounds_too)
         base = os.path.join(out, f"spatten_{name}")
         rc.save_arrays(base, mask=masks, stats=stats, thr=thr)
-        index.append({"name": name, "fixture": fix, "params": rc.spec_string(params),
+        index.append({"name": name, "fixture": fix, "params": rc.spec_string({**HEAD_DEFAULTS, **params}),
                       "key_len": key_len, "query_len": query_len, "causal": causal, "stats": names})
     rc.write_settings(out, "spatten", index)
 

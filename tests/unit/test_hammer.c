@@ -47,7 +47,7 @@ TEST(hammer_worked_example) {
     CHECK_NEAR(out.stats[MC_STAT_INDEX(m, "k_large")], 2, 0);
     ap_method_free(m);
 
-    m = MC_MAKE("hammer:t=0.02,b1=4,b2=8,b3=16");
+    m = MC_MAKE("hammer:t=0.02,b1=4,b2=8,b3=16,cut=4");
     REQUIRE(m);
     memset(&out, 0, sizeof out);
     out.mask = mask;
@@ -59,7 +59,7 @@ TEST(hammer_worked_example) {
 
     /* mean=0: a = (63, 9, 63), f = (336, 10, 336), sum 682; t = 0.02 -> 13.64:
      * key 1 (f 10) still out, but keys 0 and 2 now look alike. */
-    m = MC_MAKE("hammer:t=0.02,b1=4,b2=8,b3=16,mean=0");
+    m = MC_MAKE("hammer:t=0.02,b1=4,b2=8,b3=16,mean=0,cut=4");
     REQUIRE(m);
     memset(&out, 0, sizeof out);
     out.mask = mask;

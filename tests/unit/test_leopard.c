@@ -241,7 +241,7 @@ TEST(leopard_matches_numpy_rand_s2) { check_against_reference("rand", "s2", S2);
 
 TEST(leopard_needs_thresholds_until_calibrated) {
     struct ap_method *m = NULL;
-    CHECK_STATUS(ap_method_create("leopard", &m), AP_OK);
+    CHECK_STATUS(ap_method_create("leopard:density=0.25", &m), AP_OK);
     REQUIRE(m);
     const struct ap_method_ops *ops = ap_method_ops_of(m);
     REQUIRE(ops->needs_calibration && ops->calibrate);
