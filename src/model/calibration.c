@@ -6,9 +6,10 @@
  * valid pair of every head) with AP_CALIB_BIN_WIDTH resolution, kept per
  * thread so heads can run concurrently and the result does not depend on
  * their order; quantiles are read from its cumulative counts. The result is
- * cached beside the model as calibration/score-quantiles.npy (L, Q) with the
- * text's size and a hash in calibration/score-quantiles.txt, so it is
- * computed once per model and text.
+ * cached beside the model as calibration/score-quantiles-T.npy (L, Q + 1),
+ * T the tokens per chunk, with the text's size and a hash in
+ * calibration/score-quantiles-T.txt, so it is computed once per model, text
+ * and chunk length.
  *
  * Legend: L = layers, Q = quantiles (AP_CALIB_QUANTILES), B = bins. */
 #include <errno.h>
@@ -160,8 +161,9 @@ enum ap_status ap_model_score_quantiles(struct ap_model *m, const char *model_di
     snprintf(key, sizeof key, "text %s, %zu bytes, fnv1a %016llx, %d tokens per chunk, bin %.6f", text_path, len,
              (unsigned long long)text_hash(text, len), m->info.max_tokens, AP_CALIB_BIN_WIDTH);
     snprintf(cache_dir, sizeof cache_dir, "%s/calibration", model_dir);
-    snprintf(npy_path, sizeof npy_path, "%s/score-quantiles.npy", cache_dir);
-    snprintf(key_path, sizeof key_path, "%s/score-quantiles.txt", cache_dir);
+    /* one cache entry per chunk length: the score distribution depends on it */
+    snprintf(npy_path, sizeof npy_path, "%s/score-quantiles-%d.npy", cache_dir, m->info.max_tokens);
+    snprintf(key_path, sizeof key_path, "%s/score-quantiles-%d.txt", cache_dir, m->info.max_tokens);
     snprintf(source, source_cap, "%s", text_path);
 
     /* the cache: the key file must match exactly, the array must have (L, Q + 1)
