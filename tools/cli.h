@@ -41,6 +41,27 @@ void ap_progress_begin(struct ap_progress *p, int mode /* -1 auto, 0 off, 1 on *
 void ap_progress_update(struct ap_progress *p, int64_t done);
 void ap_progress_end(struct ap_progress *p);
 
+/* Options shared by the commands that run a model over chunks of text
+ * (eval, trace): long-option codes, and their handling into ap_eval_params. */
+enum {
+    AP_OPT_MAX_TOKENS = 256,
+    AP_OPT_CHUNK,
+    AP_OPT_CALIB,
+    AP_OPT_PROGRESS,
+    AP_OPT_NO_PROGRESS,
+    AP_OPT_FIRST_FREE /* commands number their own options from here */
+};
+/* 1 if c was one of the shared options (applied to ep / *progress_mode, with
+ * -t for threads), -1 after a usage error has been printed, 0 otherwise. */
+int ap_cli_chunk_option(const char *cmd, int c, const char *arg, struct ap_eval_params *ep, int *progress_mode);
+
+/* A progress bar over chunks, as ap_eval_params.progress (user: this struct). */
+struct ap_chunk_progress {
+    struct ap_progress bar;
+    int mode; /* -1 auto, 0 off, 1 on */
+};
+void ap_cli_chunk_progress(void *user, int64_t done, int64_t total);
+
 /* Read a whole file ("-" or NULL = stdin) into memory; *len excludes the NUL
  * that is appended. Errors name the file. */
 int ap_cli_read_all(const char *cmd, const char *path, char **out, size_t *len);

@@ -133,3 +133,27 @@ int ap_cli_read_all(const char *cmd, const char *path, char **out, size_t *len) 
     *len = n;
     return AP_EXIT_OK;
 }
+
+int ap_cli_chunk_option(const char *cmd, int c, const char *arg, struct ap_eval_params *ep, int *progress_mode) {
+    int32_t v = 0;
+    switch (c) {
+    case AP_OPT_MAX_TOKENS:
+        if (ap_cli_parse_int(cmd, "--max-tokens", arg, 1, 2000000000, &v)) return -1;
+        ep->max_tokens = v;
+        return 1;
+    case AP_OPT_CHUNK:
+        return ap_cli_parse_int(cmd, "--chunk", arg, 3, 1 << 20, &ep->chunk_tokens) ? -1 : 1;
+    case AP_OPT_CALIB: ep->calib_text = arg; return 1;
+    case 't': return ap_cli_parse_int(cmd, "--threads", arg, 1, 1024, &ep->n_threads) ? -1 : 1;
+    case AP_OPT_PROGRESS: *progress_mode = 1; return 1;
+    case AP_OPT_NO_PROGRESS: *progress_mode = 0; return 1;
+    }
+    return 0;
+}
+
+void ap_cli_chunk_progress(void *user, int64_t done, int64_t total) {
+    struct ap_chunk_progress *p = user;
+    if (done == 1) ap_progress_begin(&p->bar, p->mode, total, "chunks");
+    ap_progress_update(&p->bar, done);
+    if (done == total) ap_progress_end(&p->bar);
+}

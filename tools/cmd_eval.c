@@ -39,19 +39,6 @@ static void help(FILE *f) {
             "  -h, --help              this text\n");
 }
 
-struct progress_ctx {
-    struct ap_progress bar;
-    int mode;
-    const char *what;
-};
-
-static void on_progress(void *user, int64_t done, int64_t total) {
-    struct progress_ctx *p = user;
-    if (done == 1) ap_progress_begin(&p->bar, p->mode, total, "chunks");
-    ap_progress_update(&p->bar, done);
-    if (done == total) ap_progress_end(&p->bar);
-}
-
 /* Write one CSV field, quoted when it holds a comma, quote or newline. */
 static void csv_field(FILE *f, const char *s, int last) {
     if (strpbrk(s, ",\"\n")) {
@@ -91,21 +78,20 @@ static int append_row(const char *path, const char *spec, const struct ap_eval_r
 }
 
 int ap_cmd_eval(int argc, char **argv) {
-    enum { OPT_SWEEP = 256, OPT_MAX_TOKENS, OPT_CHUNK, OPT_CALIB, OPT_PROGRESS, OPT_NO_PROGRESS };
+    enum { OPT_SWEEP = AP_OPT_FIRST_FREE };
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'},        {"input", required_argument, 0, 'i'},
         {"method", required_argument, 0, 'a'},       {"sweep", required_argument, 0, OPT_SWEEP},
-        {"max-tokens", required_argument, 0, OPT_MAX_TOKENS}, {"chunk", required_argument, 0, OPT_CHUNK},
-        {"calib", required_argument, 0, OPT_CALIB},  {"output", required_argument, 0, 'o'},
-        {"threads", required_argument, 0, 't'},      {"progress", no_argument, 0, OPT_PROGRESS},
-        {"no-progress", no_argument, 0, OPT_NO_PROGRESS}, {"verbose", no_argument, 0, 'v'},
+        {"max-tokens", required_argument, 0, AP_OPT_MAX_TOKENS}, {"chunk", required_argument, 0, AP_OPT_CHUNK},
+        {"calib", required_argument, 0, AP_OPT_CALIB},  {"output", required_argument, 0, 'o'},
+        {"threads", required_argument, 0, 't'},      {"progress", no_argument, 0, AP_OPT_PROGRESS},
+        {"no-progress", no_argument, 0, AP_OPT_NO_PROGRESS}, {"verbose", no_argument, 0, 'v'},
         {"help", no_argument, 0, 'h'},               {0, 0, 0, 0}};
     const char *model_dir = NULL, *input = NULL, *output = NULL, *sweep = NULL;
     const char *methods[MAX_SPECS];
     int n_methods = 0, verbose = 0, c;
-    struct progress_ctx prog = {.mode = -1};
+    struct ap_chunk_progress prog = {.mode = -1};
     struct ap_eval_params ep = ap_eval_default_params();
-    int32_t v32;
     optind = 1;
     while ((c = getopt_long(argc, argv, "m:i:a:o:t:vh", opts, NULL)) != -1) {
         switch (c) {
@@ -117,22 +103,13 @@ int ap_cmd_eval(int argc, char **argv) {
             break;
         case 'o': output = optarg; break;
         case OPT_SWEEP: sweep = optarg; break;
-        case OPT_MAX_TOKENS:
-            if (ap_cli_parse_int("eval", "--max-tokens", optarg, 1, 2000000000, &v32)) return AP_EXIT_USAGE;
-            ep.max_tokens = v32;
-            break;
-        case OPT_CHUNK:
-            if (ap_cli_parse_int("eval", "--chunk", optarg, 3, 1 << 20, &ep.chunk_tokens)) return AP_EXIT_USAGE;
-            break;
-        case OPT_CALIB: ep.calib_text = optarg; break;
-        case 't':
-            if (ap_cli_parse_int("eval", "--threads", optarg, 1, 1024, &ep.n_threads)) return AP_EXIT_USAGE;
-            break;
-        case OPT_PROGRESS: prog.mode = 1; break;
-        case OPT_NO_PROGRESS: prog.mode = 0; break;
         case 'v': verbose++; break;
         case 'h': help(stdout); return AP_EXIT_OK;
-        default: return ap_cli_usage_error("eval", "bad option");
+        default: {
+            int r = ap_cli_chunk_option("eval", c, optarg, &ep, &prog.mode);
+            if (r < 0) return AP_EXIT_USAGE;
+            if (r == 0) return ap_cli_usage_error("eval", "bad option");
+        }
         }
     }
     if (optind < argc) return ap_cli_usage_error("eval", "unexpected argument '%s'", argv[optind]);
@@ -154,7 +131,7 @@ int ap_cmd_eval(int argc, char **argv) {
     ap_cli_enable_log(verbose);
     /* check every spec before the long dense pass */
     struct ap_eval *ev = NULL;
-    ep.progress = on_progress;
+    ep.progress = ap_cli_chunk_progress;
     ep.progress_user = &prog;
     if (prog.mode != 0) fprintf(stderr, "dense pass over %s\n", input);
     enum ap_status st = ap_eval_open(model_dir, input, ep, &ev);

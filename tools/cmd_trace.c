@@ -31,32 +31,19 @@ static void help(FILE *f) {
             "  -h, --help            this text\n");
 }
 
-struct trace_progress {
-    struct ap_progress bar;
-    int mode;
-};
-
-static void on_progress(void *user, int64_t done, int64_t total) {
-    struct trace_progress *p = user;
-    if (done == 1) ap_progress_begin(&p->bar, p->mode, total, "chunks");
-    ap_progress_update(&p->bar, done);
-    if (done == total) ap_progress_end(&p->bar);
-}
-
 int ap_cmd_trace(int argc, char **argv) {
-    enum { OPT_MAX_TOKENS = 256, OPT_CHUNK, OPT_CALIB, OPT_PROGRESS, OPT_NO_PROGRESS };
+    
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'},  {"input", required_argument, 0, 'i'},
         {"method", required_argument, 0, 'a'}, {"output", required_argument, 0, 'o'},
-        {"max-tokens", required_argument, 0, OPT_MAX_TOKENS}, {"chunk", required_argument, 0, OPT_CHUNK},
-        {"calib", required_argument, 0, OPT_CALIB}, {"threads", required_argument, 0, 't'},
-        {"progress", no_argument, 0, OPT_PROGRESS}, {"no-progress", no_argument, 0, OPT_NO_PROGRESS},
+        {"max-tokens", required_argument, 0, AP_OPT_MAX_TOKENS}, {"chunk", required_argument, 0, AP_OPT_CHUNK},
+        {"calib", required_argument, 0, AP_OPT_CALIB}, {"threads", required_argument, 0, 't'},
+        {"progress", no_argument, 0, AP_OPT_PROGRESS}, {"no-progress", no_argument, 0, AP_OPT_NO_PROGRESS},
         {"verbose", no_argument, 0, 'v'},      {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     const char *model_dir = NULL, *input = NULL, *output = NULL, *method = "dense";
     struct ap_eval_params ep = ap_eval_default_params();
-    struct trace_progress prog = {.mode = -1};
+    struct ap_chunk_progress prog = {.mode = -1};
     int verbose = 0, c;
-    int32_t v32;
     optind = 1;
     while ((c = getopt_long(argc, argv, "m:i:a:o:t:vh", opts, NULL)) != -1) {
         switch (c) {
@@ -64,22 +51,13 @@ int ap_cmd_trace(int argc, char **argv) {
         case 'i': input = optarg; break;
         case 'a': method = optarg; break;
         case 'o': output = optarg; break;
-        case OPT_MAX_TOKENS:
-            if (ap_cli_parse_int("trace", "--max-tokens", optarg, 1, 2000000000, &v32)) return AP_EXIT_USAGE;
-            ep.max_tokens = v32;
-            break;
-        case OPT_CHUNK:
-            if (ap_cli_parse_int("trace", "--chunk", optarg, 3, 1 << 20, &ep.chunk_tokens)) return AP_EXIT_USAGE;
-            break;
-        case OPT_CALIB: ep.calib_text = optarg; break;
-        case 't':
-            if (ap_cli_parse_int("trace", "--threads", optarg, 1, 1024, &ep.n_threads)) return AP_EXIT_USAGE;
-            break;
-        case OPT_PROGRESS: prog.mode = 1; break;
-        case OPT_NO_PROGRESS: prog.mode = 0; break;
         case 'v': verbose++; break;
         case 'h': help(stdout); return AP_EXIT_OK;
-        default: return ap_cli_usage_error("trace", "bad option");
+        default: {
+            int r = ap_cli_chunk_option("trace", c, optarg, &ep, &prog.mode);
+            if (r < 0) return AP_EXIT_USAGE;
+            if (r == 0) return ap_cli_usage_error("trace", "bad option");
+        }
         }
     }
     if (optind < argc) return ap_cli_usage_error("trace", "unexpected argument '%s'", argv[optind]);
@@ -87,7 +65,7 @@ int ap_cmd_trace(int argc, char **argv) {
     if (!input) return ap_cli_usage_error("trace", "-i TEXT is required");
     if (!output) return ap_cli_usage_error("trace", "-o DIR is required");
     ap_cli_enable_log(verbose);
-    ep.progress = on_progress;
+    ep.progress = ap_cli_chunk_progress;
     ep.progress_user = &prog;
     enum ap_status st = ap_trace_write(model_dir, input, method, ep, output);
     if (st != AP_OK) return ap_cli_fail_status("trace", st);
