@@ -181,6 +181,7 @@ int ap_cmd_embed(int argc, char **argv) {
         fprintf(stderr, "embedded %zu lines (%lld tokens) in %.2f s, %.0f tokens/s, with %s -> %s [%zu x %d float32]\n",
                 n_lines, (long long)total_tokens, secs, secs > 0 ? (double)total_tokens / secs : 0.0, in.method,
                 output, n_lines, in.hidden);
+    if (!quiet && in.method_note[0]) fprintf(stderr, "%s\n", in.method_note);
     rc = AP_EXIT_OK;
 out:
     ap_model_free(model);
