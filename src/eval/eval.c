@@ -15,6 +15,7 @@
 
 #include "core/error.h"
 #include "core/timer.h"
+#include "kernels/probs_row.h"
 #include "methods/method.h"
 #include "model/chunks.h"
 #include "model/model.h"
@@ -110,7 +111,8 @@ enum ap_status ap_eval_open(const char *model_dir, const char *text_path, struct
     return AP_OK;
 }
 
-/* For each computed query row: the dense softmax over valid keys (double),
+/* For each computed query row: the dense softmax over valid keys
+ * (ap_probs_row, the reference kernel's arithmetic),
  * the probability mass the mask keeps, and the dense output row, against
  * which the method's output row o is compared. */
 static void on_head(void *user, const struct ap_head_inputs *in, const struct ap_head_output *out, const float *o,
@@ -131,31 +133,16 @@ static void on_head(void *user, const struct ap_head_inputs *in, const struct ap
     double diff2 = 0.0, ref2 = 0.0;
     for (int32_t i = 0; i < S; i++) {
         if (in->query_valid && !in->query_valid[i]) continue;
-        const float *q = in->q + (int64_t)i * in->q_stride;
-        double mx = -INFINITY;
-        for (int32_t j = 0; j < T; j++) {
-            if (!ap_head_pair_valid(in, i, j)) {
-                p[j] = -INFINITY;
-                continue;
-            }
-            const float *k = in->k + (int64_t)j * in->k_stride;
-            double s = 0.0;
-            for (int32_t c = 0; c < d; c++) s += (double)q[c] * (double)k[c];
-            p[j] = s * in->scale;
-            if (p[j] > mx) mx = p[j];
-        }
-        if (mx == -INFINITY) continue;
-        double sum = 0.0;
-        for (int32_t j = 0; j < T; j++) {
-            p[j] = p[j] == -INFINITY ? 0.0 : exp(p[j] - mx);
-            sum += p[j];
-        }
+        const int32_t last = in->causal ? i + (T - S) : T - 1; /* last visible key */
+        if (!ap_probs_row(in->q + (int64_t)i * in->q_stride, in->k, in->k_stride, T, d, in->scale, last,
+                          in->key_valid, p))
+            continue;
         double mass = 0.0;
         for (int32_t c = 0; c < d; c++) ref[c] = 0.0;
         const uint8_t *mrow = out->mask ? out->mask + (int64_t)i * T : NULL;
         for (int32_t j = 0; j < T; j++) {
             if (p[j] == 0.0) continue;
-            double pj = p[j] / sum;
+            const double pj = p[j];
             if (!mrow || mrow[j]) mass += pj;
             const float *v = in->v + (int64_t)j * in->v_stride;
             for (int32_t c = 0; c < d; c++) ref[c] += pj * (double)v[c];
