@@ -111,7 +111,7 @@ int32_t ap_tokenizer_vocab_size(const struct ap_tokenizer *tok);
 
 struct ap_model;
 
-enum ap_model_arch { AP_ARCH_BERT = 1 };
+enum ap_model_arch { AP_ARCH_BERT = 1, AP_ARCH_LLAMA = 2 };
 enum ap_pooling { AP_POOLING_MEAN = 0, AP_POOLING_CLS = 1, AP_POOLING_MAX = 2 };
 
 struct ap_model_params {
@@ -129,27 +129,35 @@ struct ap_model_info {
     enum ap_model_arch arch;
     int32_t n_layers;        /* L */
     int32_t n_heads;         /* H */
+    int32_t n_kv_heads;      /* key/value heads (decoders with grouped-query attention); H for BERT */
     int32_t hidden;          /* D */
     int32_t head_dim;        /* d = D / H */
     int32_t intermediate;    /* MLP width */
     int32_t vocab_size;      /* V */
-    int32_t max_positions;   /* learned position embeddings */
-    int32_t max_tokens;      /* truncation length used by embed (<= max_positions) */
+    int32_t max_positions;   /* learned position embeddings (BERT); trained context (decoders) */
+    int32_t max_tokens;      /* truncation length used by embed (<= max_positions);
+                                decoders: the KV cache's capacity in tokens */
+    float rope_base;         /* decoders: RoPE theta; 0 for BERT */
     enum ap_pooling pooling;
     int32_t normalize;       /* 1 if embeddings are L2-normalized */
-    float layer_norm_eps;
+    float layer_norm_eps;    /* LayerNorm (BERT) or RMSNorm (decoders) epsilon */
     int64_t n_params;        /* parameters in the weight file */
     char name[128];          /* model directory's base name */
     char method[256];        /* attention method in use, as specified */
     char method_note[512];   /* how the method was set up, e.g. its calibration */
 };
 
-/* Load a model directory: config.json, model.safetensors, vocab.txt and,
- * when present, the sentence-transformers files (modules.json,
- * sentence_bert_config.json, 1_Pooling/config.json); docs/model.md lists
- * what is read. Weights are memory-mapped. All scratch memory is sized here,
- * for the model's position limit. A model runs one forward pass at a time:
- * use one context per calling thread (each uses n_threads internally). */
+/* Load a model: either a BERT directory (config.json, model.safetensors,
+ * vocab.txt and, when present, the sentence-transformers files modules.json,
+ * sentence_bert_config.json, 1_Pooling/config.json), or a decoder as a GGUF
+ * file (llama architecture; path to the .gguf, or a directory holding
+ * model.gguf and no config.json). docs/model.md lists what is read. BERT
+ * weights are memory-mapped; GGUF weights are dequantized to float32 once.
+ * All scratch memory is sized here: for BERT the position limit, for a
+ * decoder max_tokens (default: the trained context, at most
+ * AP_DECODER_DEFAULT_TOKENS) for the KV cache. A model runs one forward pass
+ * at a time: use one context per calling thread (each uses n_threads). */
+#define AP_DECODER_DEFAULT_TOKENS 4096
 enum ap_status ap_model_load(const char *dir, struct ap_model_params params, struct ap_model **out);
 void ap_model_free(struct ap_model *model);
 
@@ -164,8 +172,28 @@ enum ap_status ap_model_forward(struct ap_model *model, const int32_t *ids, int3
                                 float *hidden_states, float *embedding);
 
 /* Tokenize text (truncating at info.max_tokens) and write its sentence
- * embedding to out (D), as sentence-transformers' encode would. */
+ * embedding to out (D), as sentence-transformers' encode would. BERT only. */
 enum ap_status ap_model_embed(struct ap_model *model, const char *text, size_t len, float *out);
+
+/* Decoders (info.arch == AP_ARCH_LLAMA). The model keeps a KV cache: each
+ * call appends n tokens after the ap_model_n_past() already in it and runs
+ * them causally (n > 1: prefill; n = 1: one decode step).
+ *   hidden:      NULL, or (n, D): the final normalized hidden states, for
+ *                ap_model_logits;
+ *   logits_last: NULL, or (V): the logits of the last of the n tokens.
+ * AP_ERR_RANGE when the cache would overflow (max_tokens at load). */
+enum ap_status ap_model_decode(struct ap_model *model, const int32_t *ids, int32_t n, float *hidden,
+                               float *logits_last);
+/* logits (n, V) from hidden states (n, D) of ap_model_decode. */
+enum ap_status ap_model_logits(const struct ap_model *model, const float *hidden, int32_t n, float *logits);
+/* Empty the KV cache (and a cascade method's pruning state). */
+void ap_model_reset(struct ap_model *model);
+int32_t ap_model_n_past(const struct ap_model *model);
+
+/* Replace the model's attention method (spec as ap_model_params.method),
+ * calibrating it if it needs calibration; the weights are kept. On failure
+ * the old method stays. */
+enum ap_status ap_model_set_method(struct ap_model *model, const char *spec);
 
 /* ---------------------------------------------------------------- methods */
 
@@ -223,6 +251,52 @@ enum ap_status ap_eval_open(const char *model_dir, const char *text_path, struct
 enum ap_status ap_eval_method(struct ap_eval *ev, const char *method_spec, struct ap_eval_result *out);
 int64_t ap_eval_chunk_count(const struct ap_eval *ev);
 void ap_eval_free(struct ap_eval *ev);
+
+/* ------------------------------------------------------------- perplexity */
+
+/* Perplexity of a decoder on real text, dense and with a method, and how far
+ * the method's next-token distributions are from dense (docs/eval.md). The
+ * whole text is one token stream; windows of ctx tokens start every stride
+ * tokens (Hugging Face's sliding-window perplexity), each a prefill from an
+ * empty KV cache. */
+struct ap_ppl_params {
+    int32_t ctx;          /* tokens per window (default 1024) */
+    int32_t stride;       /* 1..ctx; 0 = ctx (windows do not overlap) */
+    int64_t max_windows;  /* run at most this many windows; 0 = all */
+    int32_t n_threads;    /* 0 = all cores */
+    const char *calib_text; /* as ap_model_params.calib_text */
+};
+struct ap_ppl_params ap_ppl_default_params(void);
+
+/* One finished window, for progress and per-window output. */
+struct ap_ppl_window {
+    int64_t index, n_windows;  /* this window's index, of n_windows */
+    int64_t begin, end;        /* tokens [begin, end) of the text */
+    int64_t scored;            /* targets scored in this window */
+    double nll, nll_dense;     /* summed negative log-likelihood (nats), method and dense */
+    double kl_sum;             /* summed KL(dense || method) over the scored targets' rows */
+    int64_t top1_agree;        /* rows whose argmax agrees with dense */
+    double density;            /* kept / valid attention pairs of the method's pass */
+    double seconds, seconds_dense; /* wall time of the method's and the dense prefill */
+};
+
+struct ap_ppl_result {
+    double ppl, ppl_dense;     /* exp(mean NLL) over every scored target */
+    double kl_mean;            /* mean KL(dense || method) per scored target, nats */
+    double top1;               /* fraction of scored rows whose argmax agrees with dense */
+    double density;            /* kept / valid pairs over every window */
+    int64_t tokens, windows, scored;
+    double seconds, seconds_dense; /* summed prefill wall time */
+    char note[512];            /* the method's set-up note, or "" */
+};
+
+/* Run it. method_spec NULL or "dense": dense only (ppl == ppl_dense, KL 0,
+ * top-1 1). on_window (may be NULL) is called after each window. */
+enum ap_status ap_ppl_run(const char *model, const char *text_path, const char *method_spec,
+                          struct ap_ppl_params params, void (*on_window)(void *user, const struct ap_ppl_window *w),
+                          void *user, struct ap_ppl_result *out);
+/* Windows a text of n_tokens gets. */
+int64_t ap_ppl_window_count(int64_t n_tokens, int32_t ctx, int32_t stride, int64_t max_windows);
 
 /* ------------------------------------------------------------------ trace */
 

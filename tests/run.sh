@@ -16,6 +16,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 PY=.venv/bin/python
 export AP_MODEL_DIR="$ROOT/models/all-MiniLM-L6-v2"
+export AP_DECODER="$ROOT/models/SmolLM2-135M-Instruct/model.gguf"
 export AP_FIXTURES="$ROOT/$B/fixtures"
 export AP_SOURCE_DIR="$ROOT"
 export AP_TOOL="$ROOT/$B/attnprune"
@@ -39,6 +40,7 @@ if [ "$(cat "$AP_FIXTURES/.stamp" 2>/dev/null)" != "$stamp_want" ]; then
         --lines 300 --out "$AP_FIXTURES" || ok=1
     $PY tests/ref/tokenizer_ids.py --model "$AP_MODEL_DIR" "$AP_FIXTURES" || ok=1
     $PY tests/ref/qkv_fixture.py --model "$AP_MODEL_DIR" --text data/austen/emma.txt --out "$AP_FIXTURES" || ok=1
+    $PY tests/ref/llama_reference.py --gguf "$AP_DECODER" --text data/austen/emma.txt --out "$AP_FIXTURES" || ok=1
     for ref in tests/ref/method_*.py; do
         [ -f "$ref" ] || continue
         $PY "$ref" --fixtures "$AP_FIXTURES" || ok=1

@@ -14,6 +14,8 @@ static const struct {
     {"methods", ap_cmd_methods, "list the attention methods and their parameters"},
     {"eval", ap_cmd_eval, "density against fidelity of methods on real text, as CSV"},
     {"trace", ap_cmd_trace, "a method's per-layer, per-head trace on real text, for the simulators"},
+    {"ppl", ap_cmd_ppl, "perplexity of a decoder on text, dense or with a method (KL, top-1)"},
+    {"generate", ap_cmd_generate, "continue a prompt with a decoder (greedy), for sanity"},
 };
 
 static void usage(FILE *f) {

@@ -133,7 +133,7 @@ static enum ap_status compute(struct ap_model *m, const char *text, size_t len, 
         m->method = dense;
         m->observer = (struct ap_model_observer){.on_head = on_head, .user = &h};
     }
-    for (int64_t c = 0; st == AP_OK && c < n_chunks; c++) st = ap_bert_forward(m, chunks + c * T, T, NULL, NULL);
+    for (int64_t c = 0; st == AP_OK && c < n_chunks; c++) st = ap_model_run(m, chunks + c * T, T);
     m->method = saved;
     m->observer = saved_obs;
     ap_method_free(dense);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "model/tokenizer.h"
 
 enum ap_status ap_read_text_file(const char *path, char **out, size_t *len) {
     *out = NULL;
@@ -43,10 +44,59 @@ enum ap_status ap_read_text_file(const char *path, char **out, size_t *len) {
     return AP_OK;
 }
 
+enum ap_status ap_text_tokens(const struct ap_tokenizer *tok, const char *text, size_t len, const char *label,
+                              int32_t **ids_out, int64_t *n_out) {
+    *ids_out = NULL;
+    *n_out = 0;
+    if (len > (size_t)INT32_MAX / 2)
+        return ap_error(AP_ERR_RANGE, "%s: %zu bytes of text; at most %d at once", label, len, INT32_MAX / 2);
+    int32_t cap = (int32_t)(len / 3 + 1024), n = 0;
+    for (;;) {
+        int32_t *ids = malloc(sizeof(int32_t) * (size_t)cap);
+        if (!ids) return ap_error(AP_ERR_NOMEM, "%s: out of memory for %d token ids", label, cap);
+        enum ap_status st = ap_tokenizer_encode(tok, text, len, INT32_MAX, ids, cap, &n);
+        if (st == AP_ERR_RANGE && n > cap) { /* more tokens than guessed: once more with room */
+            free(ids);
+            cap = n;
+            continue;
+        }
+        if (st != AP_OK) {
+            free(ids);
+            return ap_error_prefix(st, "%s", label);
+        }
+        *ids_out = ids;
+        *n_out = n;
+        return AP_OK;
+    }
+}
+
+/* A decoder's chunks: the whole text as one token stream (BPE keeps the
+ * newlines), cut into chunks of T with no special tokens. */
+static enum ap_status stream_chunks(const struct ap_tokenizer *tok, const char *text, size_t len, int32_t T,
+                                    int64_t max_chunks, const char *label, int32_t **ids_out, int64_t *n_out) {
+    int32_t *ids = NULL;
+    int64_t n = 0;
+    enum ap_status st = ap_text_tokens(tok, text, len, label, &ids, &n);
+    if (st != AP_OK) return st;
+    int64_t n_chunks = n / T;
+    if (max_chunks && n_chunks > max_chunks) n_chunks = max_chunks;
+    if (!n_chunks) {
+        free(ids);
+        return ap_error(AP_ERR_EMPTY, "%s: %lld tokens of text, fewer than one chunk of %d", label, (long long)n, T);
+    }
+    *ids_out = ids; /* the chunks are the stream's first n_chunks * T ids */
+    *n_out = n_chunks;
+    return AP_OK;
+}
+
 enum ap_status ap_text_chunks(const struct ap_tokenizer *tok, const char *text, size_t len, int32_t T,
                               int64_t max_chunks, const char *label, int32_t **ids_out, int64_t *n_out) {
     *ids_out = NULL;
     *n_out = 0;
+    if (tok->kind == AP_TOKENIZER_BPE) {
+        if (T < 1) return ap_error(AP_ERR_INVALID_ARG, "chunks of %d tokens", T);
+        return stream_chunks(tok, text, len, T, max_chunks, label, ids_out, n_out);
+    }
     if (T < 3) return ap_error(AP_ERR_INVALID_ARG, "chunks of %d tokens leave no room for text", T);
     int32_t cap = 1 << 14, n = 0;
     int32_t *line_ids = malloc(sizeof(int32_t) * (size_t)cap);

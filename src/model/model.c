@@ -1,7 +1,9 @@
-/* model.c — the public ap_model_* functions: load by architecture, embed. */
+/* model.c — the public ap_model_* functions: load by architecture, embed,
+ * decode, switch methods. */
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -12,6 +14,7 @@
 #include "io/safetensors.h"
 #include "methods/method.h"
 #include "model/calibration.h"
+#include "model/llama.h"
 #include "model/model.h"
 #include "model/tokenizer.h"
 
@@ -28,29 +31,72 @@ static int32_t default_threads(void) {
 #endif
 }
 
-enum ap_status ap_model_load(const char *dir, struct ap_model_params params, struct ap_model **out) {
-    *out = NULL;
-    if (!dir || !*dir) return ap_error(AP_ERR_INVALID_ARG, "no model directory given");
-    if (params.n_threads < 0) return ap_error(AP_ERR_INVALID_ARG, "n_threads must be >= 0, got %d", params.n_threads);
-    struct ap_model *m = calloc(1, sizeof *m);
-    if (!m) return ap_error(AP_ERR_NOMEM, "out of memory loading %s", dir);
-    m->n_threads = params.n_threads ? params.n_threads : default_threads();
-    enum ap_status st = ap_method_create(params.method, &m->method);
-    if (st == AP_OK) st = ap_bert_load(m, dir, params);
-    if (st == AP_OK) {
-        char calib[4096];
-        snprintf(calib, sizeof calib, "%s/%s", dir, AP_CALIB_DEFAULT_TEXT);
-        st = ap_model_calibrate_method(m, dir, params.calib_text ? params.calib_text : calib);
+static int is_file(const char *path) {
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+static int ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+/* A decoder is a .gguf file, or a directory with model.gguf and no
+ * config.json; *gguf receives the file and dir the directory. */
+static int find_gguf(const char *path, char *gguf, char *dir, size_t cap) {
+    char probe[4096];
+    if (is_file(path) && ends_with(path, ".gguf")) {
+        snprintf(gguf, cap, "%.4000s", path);
+        const char *slash = strrchr(path, '/');
+        if (slash)
+            snprintf(dir, cap, "%.*s", (int)(slash - path), path);
+        else
+            snprintf(dir, cap, ".");
+        return 1;
     }
+    snprintf(probe, sizeof probe, "%.4000s/config.json", path);
+    if (is_file(probe)) return 0;
+    snprintf(probe, sizeof probe, "%.4000s/model.gguf", path);
+    if (!is_file(probe)) return 0;
+    snprintf(gguf, cap, "%.4000s", probe);
+    snprintf(dir, cap, "%.4000s", path);
+    return 1;
+}
+
+enum ap_status ap_model_load(const char *path, struct ap_model_params params, struct ap_model **out) {
+    *out = NULL;
+    if (!path || !*path) return ap_error(AP_ERR_INVALID_ARG, "no model given");
+    if (params.n_threads < 0) return ap_error(AP_ERR_INVALID_ARG, "n_threads must be >= 0, got %d", params.n_threads);
+    if (strlen(path) >= 4000) return ap_error(AP_ERR_INVALID_ARG, "model path is %zu bytes long", strlen(path));
+    struct ap_model *m = calloc(1, sizeof *m);
+    if (!m) return ap_error(AP_ERR_NOMEM, "out of memory loading %s", path);
+    m->n_threads = params.n_threads ? params.n_threads : default_threads();
+    char gguf[4096];
+    const int decoder = find_gguf(path, gguf, m->dir, sizeof m->dir);
+    if (!decoder) snprintf(m->dir, sizeof m->dir, "%.4000s", path);
+    if (params.calib_text)
+        snprintf(m->calib_text, sizeof m->calib_text, "%.4000s", params.calib_text);
+    else
+        snprintf(m->calib_text, sizeof m->calib_text, "%.4000s/%s", m->dir, AP_CALIB_DEFAULT_TEXT);
+    /* GEMMs outside the attention loop use every thread of the model */
+    openblas_set_num_threads(m->n_threads);
+    enum ap_status st = ap_method_create(params.method, &m->method);
+    if (st == AP_OK) st = decoder ? ap_llama_load(m, gguf, params) : ap_bert_load(m, path, params);
+    if (st == AP_OK) st = ap_model_calibrate_method(m, m->dir, m->calib_text);
     if (st != AP_OK) {
         ap_model_free(m);
         return st;
     }
-    const char *base = strrchr(dir, '/');
-    base = base && base[1] ? base + 1 : dir;
-    snprintf(m->info.name, sizeof m->info.name, "%s", base);
+    const char *name = decoder ? gguf : path;
+    const char *base = strrchr(name, '/');
+    base = base && base[1] ? base + 1 : name;
+    if (decoder && strcmp(base, "model.gguf") == 0) { /* name it after its directory */
+        const char *d = strrchr(m->dir, '/');
+        base = d && d[1] ? d + 1 : m->dir;
+    }
+    snprintf(m->info.name, sizeof m->info.name, "%.127s", base);
     snprintf(m->info.method, sizeof m->info.method, "%s", params.method && *params.method ? params.method : "dense");
-    openblas_set_num_threads(m->n_threads);
+    if (!decoder) m->info.n_kv_heads = m->info.n_heads;
     *out = m;
     return AP_OK;
 }
@@ -60,9 +106,30 @@ void ap_model_free(struct ap_model *m) {
     ap_method_free(m->method);
     ap_tokenizer_free(m->tok);
     ap_safetensors_close(m->st);
+    ap_llama_free(m->llama);
     free(m->w.layers);
     ap_arena_free(&m->arena);
     free(m);
+}
+
+enum ap_status ap_model_set_method(struct ap_model *m, const char *spec) {
+    struct ap_method *fresh = NULL, *old = m->method;
+    enum ap_status st = ap_method_create(spec, &fresh);
+    if (st != AP_OK) return st;
+    char old_note[sizeof m->info.method_note];
+    memcpy(old_note, m->info.method_note, sizeof old_note);
+    m->method = fresh;
+    m->info.method_note[0] = '\0';
+    st = ap_model_calibrate_method(m, m->dir, m->calib_text);
+    if (st != AP_OK) {
+        m->method = old;
+        memcpy(m->info.method_note, old_note, sizeof old_note);
+        ap_method_free(fresh);
+        return st;
+    }
+    ap_method_free(old);
+    snprintf(m->info.method, sizeof m->info.method, "%s", spec && *spec ? spec : "dense");
+    return AP_OK;
 }
 
 void ap_model_set_observer(struct ap_model *m, struct ap_model_observer observer) { m->observer = observer; }
@@ -75,12 +142,40 @@ const struct ap_tokenizer *ap_model_tokenizer(const struct ap_model *m) { return
 
 enum ap_status ap_model_forward(struct ap_model *m, const int32_t *ids, int32_t n, float *hidden_states,
                                 float *embedding) {
+    if (m->llama)
+        return ap_error(AP_ERR_UNSUPPORTED, "%s is a decoder: use ap_model_decode, not ap_model_forward", m->info.name);
     return ap_bert_forward(m, ids, n, hidden_states, embedding);
 }
 
 enum ap_status ap_model_embed(struct ap_model *m, const char *text, size_t len, float *out) {
+    if (m->llama)
+        return ap_error(AP_ERR_UNSUPPORTED, "%s is a decoder; embed takes a BERT model", m->info.name);
     int32_t n = 0;
     enum ap_status st = ap_tokenizer_encode(m->tok, text, len, m->info.max_tokens, m->ids, m->s_cap, &n);
     if (st != AP_OK) return st;
     return ap_bert_forward(m, m->ids, n, NULL, out);
 }
+
+enum ap_status ap_model_run(struct ap_model *m, const int32_t *ids, int32_t T) {
+    if (!m->llama) return ap_bert_forward(m, ids, T, NULL, NULL);
+    ap_model_reset(m);
+    return ap_llama_decode(m, ids, T, NULL, NULL);
+}
+
+enum ap_status ap_model_decode(struct ap_model *m, const int32_t *ids, int32_t n, float *hidden, float *logits_last) {
+    if (!m->llama) return ap_error(AP_ERR_UNSUPPORTED, "%s is an encoder; decode takes a decoder (GGUF)", m->info.name);
+    return ap_llama_decode(m, ids, n, hidden, logits_last);
+}
+
+enum ap_status ap_model_logits(const struct ap_model *m, const float *hidden, int32_t n, float *logits) {
+    if (!m->llama) return ap_error(AP_ERR_UNSUPPORTED, "%s is an encoder: it has no logits", m->info.name);
+    if (n < 0) return ap_error(AP_ERR_INVALID_ARG, "%d rows of hidden states", n);
+    ap_llama_lm_head(m, hidden, n, logits);
+    return AP_OK;
+}
+
+void ap_model_reset(struct ap_model *m) {
+    if (m->llama) m->llama->n_past = 0;
+}
+
+int32_t ap_model_n_past(const struct ap_model *m) { return m->llama ? m->llama->n_past : 0; }

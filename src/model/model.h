@@ -14,6 +14,7 @@ struct ap_method;
 struct ap_head_inputs;
 struct ap_head_output;
 struct ap_layer_view;
+struct ap_llama;
 
 /* Who wants to see each head's work (eval metrics, traces, calibration).
  * on_head runs concurrently for different heads; on_layer single-threaded. */
@@ -76,7 +77,17 @@ struct ap_model {
     uint8_t *head_active;    /* (H) 1 = the head is still computed */
     int32_t n_active;        /* tokens with token_active set */
     struct ap_model_observer observer;
+    struct ap_llama *llama;  /* the decoder's state; NULL for BERT */
+    char dir[4096];          /* the model's directory (of the .gguf file for decoders) */
+    char calib_text[4096];   /* calibration text in use */
 };
+
+#define AP_LLAMA_DEFAULT_CONTEXT AP_DECODER_DEFAULT_TOKENS
+
+/* One dense or pruned forward pass over T token ids, whatever the
+ * architecture (a decoder starts from an empty KV cache): for calibration,
+ * traces and evaluations that observe the pass. */
+enum ap_status ap_model_run(struct ap_model *m, const int32_t *ids, int32_t T);
 
 enum ap_status ap_bert_load(struct ap_model *m, const char *dir, struct ap_model_params params);
 enum ap_status ap_bert_forward(struct ap_model *m, const int32_t *ids, int32_t n, float *hidden_states,

@@ -25,6 +25,7 @@
 
 enum ap_tokenizer_kind {
     AP_TOKENIZER_WORDPIECE = 1, /* BERT: normalizer, whitespace/punctuation split, greedy "##" pieces */
+    AP_TOKENIZER_BPE = 2,       /* byte-level BPE from a GGUF file (GPT-2 style; SmolLM2) */
 };
 
 /* How a WordPiece tokenizer normalizes and splits; the fields mirror
@@ -75,6 +76,10 @@ enum ap_status ap_wordpiece_load(const char *vocab_path, struct ap_wordpiece_par
 /* The same from size bytes in memory (not kept); name labels messages. */
 enum ap_status ap_wordpiece_load_memory(const char *data, size_t size, const char *name,
                                         struct ap_wordpiece_params params, struct ap_tokenizer **out);
+
+struct ap_gguf;
+/* Build the byte-level BPE tokenizer a GGUF file carries (tokenizer.ggml.*). */
+enum ap_status ap_bpe_load_gguf(const struct ap_gguf *g, struct ap_tokenizer **out);
 
 void ap_tokenizer_free(struct ap_tokenizer *tok);
 

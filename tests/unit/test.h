@@ -17,6 +17,7 @@ int ap_test_failed(void); /* has the running test failed so far? */
 const char *ap_test_fixture_dir(void); /* AP_FIXTURES: reference fixtures from tests/ref */
 const char *ap_test_model_dir(void);   /* AP_MODEL_DIR: the prepared default model     */
 const char *ap_test_source_dir(void);  /* AP_SOURCE_DIR: the repository root           */
+const char *ap_test_decoder(void);     /* AP_DECODER: the decoder model's .gguf file   */
 
 #define TEST(name)                                                                     \
     static void name(void);                                                            \

@@ -43,6 +43,7 @@ int ap_test_failed(void) { return g_current_failed; }
 
 const char *ap_test_fixture_dir(void) { return getenv("AP_FIXTURES"); }
 const char *ap_test_model_dir(void) { return getenv("AP_MODEL_DIR"); }
+const char *ap_test_decoder(void) { return getenv("AP_DECODER"); }
 const char *ap_test_source_dir(void) {
     const char *s = getenv("AP_SOURCE_DIR");
     return s ? s : ".";
