@@ -265,6 +265,9 @@ struct ap_ppl_params {
     int64_t max_windows;  /* run at most this many windows; 0 = all */
     int32_t n_threads;    /* 0 = all cores */
     const char *calib_text; /* as ap_model_params.calib_text */
+    int32_t prefill;      /* 0: the method's pass over a window is one prefill. P > 0: only
+                             its first P tokens are; the rest are fed one decode step at a
+                             time (the generation stage, teacher-forced) */
 };
 struct ap_ppl_params ap_ppl_default_params(void);
 
@@ -288,6 +291,13 @@ struct ap_ppl_result {
     int64_t tokens, windows, scored;
     double seconds, seconds_dense; /* summed prefill wall time */
     char note[512];            /* the method's set-up note, or "" */
+    /* the method's own per-head statistics (attnprune methods names them),
+     * summed over every head of every layer: over prefills and over decode
+     * steps (one query) separately */
+    int32_t n_stats;
+    char stat_names[12][32];
+    double stats_prefill[12], stats_decode[12];
+    int64_t decode_rows;       /* query rows computed in decode steps, over every head and layer */
 };
 
 /* Run it. method_spec NULL or "dense": dense only (ppl == ppl_dense, KL 0,

@@ -29,6 +29,9 @@ static void help(FILE *f) {
             "      --ctx N           tokens per window (default 1024)\n"
             "      --stride N        tokens between window starts, 1..ctx (default: ctx)\n"
             "      --windows N       run at most N windows (default: all)\n"
+            "      --prefill N       the method's pass prefills only the first N tokens of each\n"
+            "                        window and feeds the rest one decode step at a time over the\n"
+            "                        KV cache (the generation stage; default 0: whole windows)\n"
             "      --calib FILE      calibration text for calibrated thresholds\n"
             "                        (default: the model directory's calibration.txt)\n"
             "  -o, --output FILE     CSV to append one row per window to, as each finishes\n"
@@ -94,11 +97,12 @@ static void on_window(void *user, const struct ap_ppl_window *w) {
 }
 
 int ap_cmd_ppl(int argc, char **argv) {
-    enum { OPT_CTX = AP_OPT_FIRST_FREE, OPT_STRIDE, OPT_WINDOWS };
+    enum { OPT_CTX = AP_OPT_FIRST_FREE, OPT_STRIDE, OPT_WINDOWS, OPT_PREFILL };
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'},      {"input", required_argument, 0, 'i'},
         {"method", required_argument, 0, 'a'},     {"ctx", required_argument, 0, OPT_CTX},
         {"stride", required_argument, 0, OPT_STRIDE}, {"windows", required_argument, 0, OPT_WINDOWS},
+        {"prefill", required_argument, 0, OPT_PREFILL},
         {"calib", required_argument, 0, AP_OPT_CALIB}, {"output", required_argument, 0, 'o'},
         {"threads", required_argument, 0, 't'},    {"progress", no_argument, 0, AP_OPT_PROGRESS},
         {"no-progress", no_argument, 0, AP_OPT_NO_PROGRESS}, {"verbose", no_argument, 0, 'v'},
@@ -125,6 +129,9 @@ int ap_cmd_ppl(int argc, char **argv) {
             if (ap_cli_parse_int("ppl", "--windows", optarg, 1, 2000000000, &v)) return AP_EXIT_USAGE;
             p.max_windows = v;
             break;
+        case OPT_PREFILL:
+            if (ap_cli_parse_int("ppl", "--prefill", optarg, 0, 1 << 20, &p.prefill)) return AP_EXIT_USAGE;
+            break;
         case AP_OPT_CALIB: p.calib_text = optarg; break;
         case 't':
             if (ap_cli_parse_int("ppl", "--threads", optarg, 1, 1024, &p.n_threads)) return AP_EXIT_USAGE;
@@ -140,6 +147,7 @@ int ap_cmd_ppl(int argc, char **argv) {
     if (!model) return ap_cli_usage_error("ppl", "-m MODEL.gguf is required");
     if (!input) return ap_cli_usage_error("ppl", "-i TEXT is required");
     if (p.stride > p.ctx) return ap_cli_usage_error("ppl", "--stride %d exceeds --ctx %d", p.stride, p.ctx);
+    if (p.prefill >= p.ctx) return ap_cli_usage_error("ppl", "--prefill %d must be below --ctx %d", p.prefill, p.ctx);
     ap_cli_enable_log(verbose);
     r.spec = spec;
     r.ctx = p.ctx;
@@ -156,6 +164,14 @@ int ap_cmd_ppl(int argc, char **argv) {
         printf("%-9s ppl %.4f (%+.2f%% vs dense)  density %.4f  KL %.5f nats  top-1 %.4f  prefill %.2f s\n", spec,
                res.ppl, 100.0 * (res.ppl / res.ppl_dense - 1.0), res.density, res.kl_mean, res.top1, res.seconds);
         if (res.note[0]) printf("          %s\n", res.note);
+        if (res.n_stats) {
+            printf("          method statistics, summed over heads and layers:  prefill  |  decode steps "
+                   "(%lld query rows)\n",
+                   (long long)res.decode_rows);
+            for (int32_t s = 0; s < res.n_stats; s++)
+                printf("            %-22s %16.6g  | %16.6g\n", res.stat_names[s], res.stats_prefill[s],
+                       res.stats_decode[s]);
+        }
     }
     printf("ppl=%.6f\n", res.ppl);
     return AP_EXIT_OK;

@@ -26,10 +26,11 @@ struct ap_ppl_params ap_ppl_default_params(void) {
     return p;
 }
 
-/* Kept and valid pairs over a pass, per thread. */
+/* Kept and valid pairs and the method's statistics over a pass, per thread. */
 struct density_acc {
-    int64_t kept, valid;
-    char pad[48];
+    int64_t kept, valid, decode_rows;
+    double stats[2][AP_METHOD_MAX_STATS]; /* [0] prefill, [1] decode steps */
+    char pad[40];
 };
 struct density_obs {
     struct density_acc *acc;
@@ -42,7 +43,7 @@ struct density_obs {
 
 static void on_head(void *user, const struct ap_head_inputs *in, const struct ap_head_output *out, const float *o,
                     int64_t o_stride) {
-    (void)in, (void)o, (void)o_stride;
+    (void)o, (void)o_stride;
     struct density_obs *ob = user;
     int t = 0;
 #ifdef _OPENMP
@@ -51,6 +52,9 @@ static void on_head(void *user, const struct ap_head_inputs *in, const struct ap
     if (t >= ob->n_threads) t = 0;
     ob->acc[t].kept += out->kept;
     ob->acc[t].valid += out->valid;
+    const int step = in->n_q == 1;
+    ob->acc[t].decode_rows += step;
+    for (int32_t s = 0; s < AP_METHOD_MAX_STATS; s++) ob->acc[t].stats[step][s] += out->stats[s];
 }
 
 /* log-softmax of a row in double: out[v] = x[v] - lse. */
@@ -79,6 +83,9 @@ enum ap_status ap_ppl_run(const char *model_path, const char *text_path, const c
     if (p.stride < 0 || p.stride > p.ctx)
         return ap_error(AP_ERR_INVALID_ARG, "stride must be 1..ctx (%d), or 0 for ctx; got %d", p.ctx, p.stride);
     if (p.max_windows < 0) return ap_error(AP_ERR_INVALID_ARG, "max_windows must be >= 0");
+    if (p.prefill < 0 || p.prefill >= p.ctx)
+        return ap_error(AP_ERR_INVALID_ARG, "prefill must be 0 (whole windows) or 1..ctx-1 (%d), got %d", p.ctx - 1,
+                        p.prefill);
     const int32_t stride = p.stride ? p.stride : p.ctx;
     struct ap_model_params mp = ap_model_default_params();
     mp.n_threads = p.n_threads;
@@ -98,6 +105,10 @@ enum ap_status ap_ppl_run(const char *model_path, const char *text_path, const c
         if (st == AP_OK) {
             method = m->method;
             snprintf(res->note, sizeof res->note, "%s", m->info.method_note);
+            const struct ap_method_ops *ops = ap_method_ops_of(method);
+            res->n_stats = ops->n_stats < 12 ? ops->n_stats : 12;
+            for (int32_t s = 0; s < res->n_stats; s++)
+                snprintf(res->stat_names[s], sizeof res->stat_names[s], "%s", ops->stat_names[s]);
             st = ap_method_create("dense", &dense);
         }
     } else {
@@ -159,12 +170,22 @@ enum ap_status ap_ppl_run(const char *model_path, const char *text_path, const c
             m->method = method;
             t0 = ap_time_now();
             ap_model_reset(m);
-            st = ap_model_decode(m, ids + b, W, h_meth, NULL);
+            const int32_t P = p.prefill > 0 && p.prefill < W ? p.prefill : W;
+            st = ap_model_decode(m, ids + b, P, h_meth, NULL);
+            for (int32_t i = P; st == AP_OK && i < W; i++) /* the generation stage, one token a step */
+                st = ap_model_decode(m, ids + b + i, 1, h_meth + (int64_t)i * D, NULL);
             win.seconds = ap_time_now() - t0;
             m->observer = saved;
             if (st != AP_OK) break;
             int64_t wk = 0, wv = 0;
-            for (int32_t t = 0; t < m->n_threads; t++) wk += ob.acc[t].kept, wv += ob.acc[t].valid;
+            for (int32_t t = 0; t < m->n_threads; t++) {
+                wk += ob.acc[t].kept, wv += ob.acc[t].valid;
+                res->decode_rows += ob.acc[t].decode_rows;
+                for (int32_t s = 0; s < AP_METHOD_MAX_STATS; s++) {
+                    res->stats_prefill[s] += ob.acc[t].stats[0][s];
+                    res->stats_decode[s] += ob.acc[t].stats[1][s];
+                }
+            }
             win.density = wv ? (double)wk / (double)wv : 1.0;
             kept += wk, valid += wv;
         } else {

@@ -50,6 +50,12 @@ struct ap_head_output {
     int64_t valid;  /* valid pairs (valid query, valid key, not in the causal future) */
     double stats[AP_METHOD_MAX_STATS]; /* additive counts for this head, named by
                                           ops->stat_names (zeroed by the caller) */
+    /* Quantized K/V (SpAtten's progressive quantization in a decode step):
+     * the caller may offer two (T, d) buffers, row stride d; a method that
+     * computes attention on other keys or values than the float ones fills
+     * them and sets kv_replaced = 1, and the kernel then reads them. */
+    float *k_eff, *v_eff;
+    int32_t kv_replaced;
 };
 
 /* The distribution of one layer's scaled scores (scale * q·k over every

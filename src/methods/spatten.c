@@ -20,8 +20,14 @@
  *     probabilities (n = visible keys) through the top-k engine. With pq=1
  *     the row's probabilities come from progressive quantization (MSB-only
  *     keys, recomputed with full keys when the maximum probability is below
- *     pq_threshold) and the per-row decisions are counted; the mask is
- *     still exact attention on the kept pairs (the kernel's job).
+ *     pq_threshold) and the per-row decisions are counted. In a prefill
+ *     (summarization) the mask is still exact attention on the kept pairs.
+ *     In a decode step (one query; generation stage, where SpAtten uses
+ *     progressive quantization) whose caller offers K/V buffers, attention
+ *     itself runs on the keys the row ended with (MSB-only, or full width
+ *     after a requantization) and on values quantized to value_bits. The
+ *     quantization scale is max |K| (|V|) of the keys in the cache at that
+ *     step, recomputed each step (hardware would fix it per block).
  *
  * The keep-ratio schedule (the slides call the pruning ratio a
  * hyperparameter and give no schedule). We follow the rule a public
@@ -56,7 +62,7 @@ struct spatten_params {
     double token_keep, head_keep, v_keep, pq_threshold;
     int64_t start_layer, head_start_layer; /* -1 = auto */
     enum schedule schedule;
-    int64_t keep_first, keep_last, pq, key_bits, msb_bits, parallelism;
+    int64_t keep_first, keep_last, pq, key_bits, msb_bits, parallelism, value_bits;
 };
 
 struct spatten {
@@ -88,6 +94,7 @@ static const struct ap_param_desc g_params[] = {
     {"key_bits", "12", "progressive quantization: full key width in bits (2..24)"},
     {"msb_bits", "8", "progressive quantization: MSB part fetched first (1..key_bits)"},
     {"pq_threshold", "0.1", "progressive quantization: recompute a row with the LSBs if its max probability < this"},
+    {"value_bits", "8", "progressive quantization: value width in bits in a decode step (2..24; 0 = float values)"},
     {"topk_parallelism", "16", "top-k engine comparators per side (cycles per round = ceil(n / this) + 3)"},
 };
 
@@ -133,7 +140,7 @@ static enum ap_status spatten_init(const char *params, void **state) {
     struct spatten_params p = {
         .token_keep = 0.8, .head_keep = 1.0, .v_keep = 1.0, .pq_threshold = 0.1, .start_layer = -1,
         .head_start_layer = -1, .schedule = SCHED_LINEAR, .keep_first = 1, .keep_last = 0, .pq = 0,
-        .key_bits = 12, .msb_bits = 8, .parallelism = AP_TOPK_PARALLELISM,
+        .key_bits = 12, .msb_bits = 8, .parallelism = AP_TOPK_PARALLELISM, .value_bits = 8,
     };
     struct ap_param_iter it = {.p = params ? params : ""};
     int r;
@@ -160,6 +167,12 @@ static enum ap_status spatten_init(const char *params, void **state) {
             msb_given = 1;
         } else if (strcmp(k, "pq_threshold") == 0) st = ap_param_double(k, v, 0.0, 1.0, &p.pq_threshold);
         else if (strcmp(k, "topk_parallelism") == 0) st = ap_param_int(k, v, 1, 1 << 16, &p.parallelism);
+        else if (strcmp(k, "value_bits") == 0) {
+            st = ap_param_int(k, v, 0, AP_MSB_LSB_MAX_BITS, &p.value_bits);
+            if (st == AP_OK && p.value_bits == 1)
+                st = ap_error(AP_ERR_INVALID_ARG, "value_bits=1: expected 0 (float values) or 2..%d",
+                              AP_MSB_LSB_MAX_BITS);
+        }
         else st = ap_error(AP_ERR_INVALID_ARG, "unknown parameter '%s'", k);
         if (st != AP_OK) return st;
     }
@@ -353,6 +366,9 @@ static enum ap_status spatten_predict(const void *state, const struct ap_head_in
         return ap_error(AP_ERR_NOMEM, "out of memory for %d keys", T);
     }
     double *prob = buf, *scratch = buf + T, *k_msb = buf + 3 * (size_t)T, *k_full = k_msb + (size_t)T * d;
+    /* a decode step (one query) whose caller takes quantized K/V: attention
+     * itself then runs on the keys the row ended with and on quantized values */
+    const int apply_pq = p->pq && S == 1 && out->k_eff && out->v_eff;
     if (p->pq) {
         const double ks = ap_msb_lsb_scale(in->k, T, d, in->k_stride, in->key_valid, (int32_t)p->key_bits);
         for (int32_t j = 0; j < T; j++)
@@ -384,6 +400,26 @@ static enum ap_status spatten_predict(const void *state, const struct ap_head_in
             out->stats[STAT_PQ_ROWS] += 1;
             out->stats[STAT_PQ_REQUANT] += r.requant;
             out->stats[STAT_PQ_BITS] += r.key_bits;
+            if (apply_pq) {
+                const double *src = r.requant ? k_full : k_msb;
+                for (int64_t x = 0; x < (int64_t)T * d; x++) out->k_eff[x] = (float)src[x];
+                if (p->value_bits) {
+                    const int32_t vb = (int32_t)p->value_bits;
+                    const double vs = ap_msb_lsb_scale(in->v, T, d, in->v_stride, in->key_valid, vb);
+                    for (int32_t j = 0; j < T; j++) {
+                        double *vrow = scratch; /* T >= d is not guaranteed: convert d at a time */
+                        for (int32_t c0 = 0; c0 < d; c0 += T) {
+                            const int32_t w = d - c0 < T ? d - c0 : T;
+                            ap_msb_lsb_row(in->v + (int64_t)j * in->v_stride + c0, w, vs, vb, vb, vrow, NULL);
+                            for (int32_t c = 0; c < w; c++) out->v_eff[(int64_t)j * d + c0 + c] = (float)vrow[c];
+                        }
+                    }
+                } else {
+                    for (int32_t j = 0; j < T; j++)
+                        memcpy(out->v_eff + (int64_t)j * d, in->v + (int64_t)j * in->v_stride, sizeof(float) * (size_t)d);
+                }
+                out->kv_replaced = 1;
+            }
         } else if (value_pruning)
             ap_probs_row(q, in->k, in->k_stride, T, d, in->scale, last, in->key_valid, prob);
         if (!value_pruning) {

@@ -249,6 +249,7 @@ static enum ap_status alloc_scratch(struct ap_model *m, struct ap_llama *ll) {
                    3 * ap_arena_size_of(S * D * sizeof(float)) + 2 * ap_arena_size_of(S * H * d * sizeof(float)) +
                    2 * ap_arena_size_of(S * G * d * sizeof(float)) + 2 * ap_arena_size_of(S * I * sizeof(float)) +
                    ap_arena_size_of(nt * S * C) + ap_arena_size_of(nt * C * sizeof(double)) +
+                   2 * ap_arena_size_of(nt * C * d * sizeof(float)) +
                    ap_arena_size_of(S * sizeof(int32_t)) + 2 * ap_arena_size_of(H * C * sizeof(double)) +
                    ap_arena_size_of(H * sizeof(double)) + ap_arena_size_of(C) + ap_arena_size_of(H);
     enum ap_status st = ap_arena_init(&m->arena, bytes);
@@ -271,6 +272,8 @@ static enum ap_status alloc_scratch(struct ap_model *m, struct ap_llama *ll) {
     ll->up = ap_arena_floats(a, S * I);
     ll->masks = ap_arena_alloc(a, nt * S * C);
     ll->scores = ap_arena_alloc(a, nt * C * sizeof(double));
+    ll->k_eff = ap_arena_floats(a, nt * C * d);
+    ll->v_eff = ap_arena_floats(a, nt * C * d);
     m->ids = ap_arena_alloc(a, S * sizeof(int32_t));
     m->key_prob = ap_arena_alloc(a, H * C * sizeof(double));
     m->key_prob_packed = ap_arena_alloc(a, H * C * sizeof(double));
@@ -400,6 +403,10 @@ static enum ap_status attention_layer(struct ap_model *m, int32_t layer, int32_t
             .scale = scale, .causal = 1, .key_valid = kv, .query_valid = NULL,
         };
         struct ap_head_output out = {.mask = ll->masks + (int64_t)tid * m->s_cap * ll->cap};
+        if (S == 1) { /* a decode step: a method may quantize K/V (SpAtten's progressive quantization) */
+            out.k_eff = ll->k_eff + (int64_t)tid * ll->cap * d;
+            out.v_eff = ll->v_eff + (int64_t)tid * ll->cap * d;
+        }
         enum ap_status st = ap_method_predict(m->method, &in, &out);
         if (st != AP_OK) {
 #pragma omp critical
@@ -410,7 +417,8 @@ static enum ap_status attention_layer(struct ap_model *m, int32_t layer, int32_t
             continue;
         }
         struct ap_attn_head kh = {
-            .q = in.q, .k = in.k, .v = in.v, .o = ll->ctx + (int64_t)h * d,
+            .q = in.q, .k = out.kv_replaced ? out.k_eff : in.k, .v = out.kv_replaced ? out.v_eff : in.v,
+            .o = ll->ctx + (int64_t)h * d,
             .q_stride = Hd, .k_stride = d, .v_stride = d, .o_stride = Hd,
             .n_q = S, .n_k = T, .d = d, .scale = scale, .causal = 1, .key_valid = kv, .query_valid = NULL,
         };

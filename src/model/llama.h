@@ -51,6 +51,7 @@ struct ap_llama {
     float *gate, *up;                       /* (S_cap, I) */
     uint8_t *masks;            /* (n_threads, S_cap, C) per-thread mask buffers for methods */
     double *scores;            /* (n_threads, C) per-thread kernel scratch */
+    float *k_eff, *v_eff;      /* (n_threads, C, d) quantized K/V a method may hand back in a decode step */
 };
 
 enum ap_status ap_llama_load(struct ap_model *m, const char *path, struct ap_model_params params);
