@@ -8,6 +8,7 @@
  * file in memory and breaks it one field at a time. Every broken file must
  * fail with the right status and a message naming the file and the key or
  * tensor at fault. */
+#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -764,4 +765,63 @@ TEST(gguf_metadata_only) {
     CHECK_STATUS(ap_gguf_open_memory(NULL, 0, NULL, &g), AP_ERR_FORMAT);
     CHECK_CONTAINS(ap_last_error(), "<memory>: 0 bytes, too short");
     free(b.p);
+}
+
+/* ------------------------------------------------- the fuzzing seed corpus */
+
+/* tests/fuzz/make_corpus.py names each seed for what the reader must do
+ * with it: ok_* and lib_* (written by the gguf package) open, bad_* fail. */
+TEST(gguf_corpus_names_hold) {
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/tests/corpus/gguf", ap_test_source_dir());
+    DIR *d = opendir(dir);
+    if (!d) {
+        ap_test_fail(__FILE__, __LINE__, "cannot open %s", dir);
+        return;
+    }
+    int n_ok = 0, n_bad = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        int ok = strncmp(e->d_name, "ok_", 3) == 0 || strncmp(e->d_name, "lib_", 4) == 0;
+        int bad = strncmp(e->d_name, "bad_", 4) == 0;
+        if (!ok && !bad) continue;
+        char path[8192];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        struct ap_gguf *g = NULL;
+        enum ap_status st = ap_gguf_open(path, &g);
+        if (ok && st != AP_OK) ap_test_fail(__FILE__, __LINE__, "%s should open: %s", e->d_name, ap_last_error());
+        if (bad && st == AP_OK) ap_test_fail(__FILE__, __LINE__, "%s should fail to open", e->d_name);
+        if (bad && st != AP_OK && (strncmp(ap_last_error(), path, strlen(path)) != 0 || st == AP_ERR_IO))
+            ap_test_fail(__FILE__, __LINE__, "%s: status %d, message '%s'", e->d_name, (int)st, ap_last_error());
+        n_ok += ok;
+        n_bad += bad;
+        ap_gguf_close(g);
+    }
+    closedir(d);
+    CHECK(n_ok >= 7 && n_bad >= 25);
+
+    /* the package's own writer: tokens, an F16 tensor, padding between tensors */
+    char path[8192];
+    snprintf(path, sizeof path, "%s/lib_writer.gguf", dir);
+    struct ap_gguf *g = NULL;
+    CHECK_STATUS(ap_gguf_open(path, &g), AP_OK);
+    if (!g) return;
+    const struct ap_gguf_kv *tok = NULL;
+    CHECK_STATUS(ap_gguf_get_array(g, "tokenizer.ggml.tokens", AP_GGUF_STRING, &tok), AP_OK);
+    if (tok && tok->n == 3) {
+        struct ap_gguf_str s = ap_gguf_array_str(g, tok, 2);
+        CHECK(s.len == 5 && memcmp(s.data, "hello", 5) == 0);
+    }
+    float f = 0, h[4];
+    CHECK_STATUS(ap_gguf_get_f32(g, "a.f64", &f), AP_OK);
+    CHECK(f == 0.25f);
+    struct ap_gguf_tensor t;
+    CHECK_STATUS(ap_gguf_find_tensor(g, "h", &t), AP_OK);
+    if (t.type == AP_GGML_F16 && t.n_elements == 4) {
+        ap_gguf_dequantize(&t, h);
+        CHECK(h[0] == 1.0f && h[1] == -2.0f && h[2] == 0.5f && h[3] == 65504.0f);
+    }
+    CHECK_STATUS(ap_gguf_find_tensor(g, "w", &t), AP_OK);
+    CHECK(t.n_dims == 2 && t.ne[0] == 4 && t.ne[1] == 3);
+    ap_gguf_close(g);
 }
