@@ -6,6 +6,7 @@
 #ifndef AP_KERNELS_ATTENTION_H
 #define AP_KERNELS_ATTENTION_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Widest head the kernels accept; model loaders reject wider ones. */
@@ -33,5 +34,24 @@ struct ap_attn_head {
  * key_prob is NULL or (T): each key's probabilities over the computed rows
  * are added to it (SpAtten's token importance). */
 void ap_attention_ref(const struct ap_attn_head *h, const uint8_t *mask, double *scratch, double *key_prob);
+
+/* Fast fp32 attention with BLAS (kernels/attention_f32.c): the same contract
+ * as ap_attention_ref, computed a block of query rows at a time as
+ * scores = Q_blk·K^T (sgemm over the keys the block can see), a float
+ * softmax per row, then O_blk = P·V (sgemm); one query row uses sgemv.
+ * Agrees with the reference within the tolerances of tests/unit/
+ * test_attention_f32.c (outputs to about 1e-6 of max|V|).
+ *
+ * Additional requirements: q, k, v and o strides are at least d; V rows the
+ * block can see must be finite (a zero probability still multiplies its V
+ * row, which the reference skips); scratch holds
+ * ap_attention_f32_scratch(S, T) floats, preferably 64-byte aligned.
+ * BLAS called inside an OpenMP parallel region runs single-threaded
+ * (OpenBLAS built for OpenMP), so callers parallelize over heads. */
+void ap_attention_f32(const struct ap_attn_head *h, const uint8_t *mask, float *scratch, double *key_prob);
+
+/* Floats of scratch ap_attention_f32 needs for S queries and T keys:
+ * O(min(S, block) * T). */
+size_t ap_attention_f32_scratch(int32_t n_q, int32_t n_k);
 
 #endif

@@ -342,11 +342,18 @@ static enum ap_status load_weights(struct ap_model *m, const char *dir) {
 
 /* --------------------------------------------------------------- scratch */
 
+/* Floats of one thread's attention-kernel scratch, rounded up to whole
+ * cache lines so that each thread's slice stays 64-byte aligned. */
+static size_t attn_scratch_floats(const struct ap_model *m) {
+    size_t n = ap_attention_f32_scratch(m->s_cap, m->s_cap);
+    return ap_arena_size_of(n * sizeof(float)) / sizeof(float);
+}
+
 static enum ap_status alloc_scratch(struct ap_model *m) {
     const size_t S = (size_t)m->s_cap, D = (size_t)m->info.hidden, I = (size_t)m->info.intermediate;
     const size_t H = (size_t)m->info.n_heads, nt = (size_t)m->n_threads;
     size_t bytes = 7 * ap_arena_size_of(S * D * sizeof(float)) + ap_arena_size_of(S * I * sizeof(float)) +
-                   ap_arena_size_of(H * S * S) + ap_arena_size_of(nt * S * sizeof(double)) +
+                   ap_arena_size_of(H * S * S) + ap_arena_size_of(nt * attn_scratch_floats(m) * sizeof(float)) +
                    ap_arena_size_of(S * sizeof(int32_t)) + 2 * ap_arena_size_of(H * S * sizeof(double)) +
                    ap_arena_size_of(H * sizeof(double)) + ap_arena_size_of(S) + ap_arena_size_of(H);
     enum ap_status st = ap_arena_init(&m->arena, bytes);
@@ -359,7 +366,7 @@ static enum ap_status alloc_scratch(struct ap_model *m) {
     m->tmp = ap_arena_floats(&m->arena, S * D);
     m->inter = ap_arena_floats(&m->arena, S * I);
     m->masks = ap_arena_alloc(&m->arena, H * S * S);
-    m->scores = ap_arena_alloc(&m->arena, nt * S * sizeof(double));
+    m->attn_scratch = ap_arena_floats(&m->arena, nt * attn_scratch_floats(m));
     m->ids = ap_arena_alloc(&m->arena, S * sizeof(int32_t));
     m->x_prev = ap_arena_floats(&m->arena, S * D);
     m->key_prob = ap_arena_alloc(&m->arena, H * S * sizeof(double));
@@ -445,7 +452,7 @@ static enum ap_status attention_layer(struct ap_model *m, int32_t layer, int32_t
             .q_stride = D, .k_stride = D, .v_stride = D, .o_stride = D,
             .n_q = S, .n_k = S, .d = d, .scale = scale, .causal = 0, .key_valid = tok, .query_valid = tok,
         };
-        ap_attention_ref(&kh, out.mask, m->scores + (int64_t)tid * m->s_cap, key_prob);
+        ap_attention_f32(&kh, out.mask, m->attn_scratch + (int64_t)tid * (int64_t)attn_scratch_floats(m), key_prob);
         if (cascade) {
             double a = 0.0;
             for (int32_t i = 0; i < S; i++) {

@@ -67,7 +67,8 @@ struct ap_model {
     float *tmp;        /* (S_cap, D) */
     float *inter;      /* (S_cap, I) */
     uint8_t *masks;    /* (H, S_cap, S_cap) per-head mask buffers for methods */
-    double *scores;    /* (n_threads, S_cap) per-thread reference-kernel scratch */
+    float *attn_scratch; /* (n_threads, ap_attention_f32_scratch(S_cap, S_cap) rounded up to 16)
+                            per-thread attention-kernel scratch */
     int32_t *ids;      /* (S_cap) token ids for ap_model_embed */
     float *x_prev;     /* (S_cap, D) hidden state before the layer, for pruned tokens */
     double *key_prob;  /* (H, S_cap) per head: probability each key received (cascade methods) */
