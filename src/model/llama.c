@@ -248,7 +248,7 @@ static enum ap_status alloc_scratch(struct ap_model *m, struct ap_llama *ll) {
                    ap_arena_size_of(C) + 2 * ap_arena_size_of(C * half * sizeof(float)) +
                    3 * ap_arena_size_of(S * D * sizeof(float)) + 2 * ap_arena_size_of(S * H * d * sizeof(float)) +
                    2 * ap_arena_size_of(S * G * d * sizeof(float)) + 2 * ap_arena_size_of(S * I * sizeof(float)) +
-                   ap_arena_size_of(nt * S * C) + ap_arena_size_of(nt * C * sizeof(double)) +
+                   ap_arena_size_of(nt * S * C) + ap_arena_size_of(nt * ap_attention_f32_scratch((int32_t)S, (int32_t)C) * sizeof(float)) +
                    2 * ap_arena_size_of(nt * C * d * sizeof(float)) +
                    ap_arena_size_of(S * sizeof(int32_t)) + 2 * ap_arena_size_of(H * C * sizeof(double)) +
                    ap_arena_size_of(H * sizeof(double)) + ap_arena_size_of(C) + ap_arena_size_of(H);
@@ -271,7 +271,8 @@ static enum ap_status alloc_scratch(struct ap_model *m, struct ap_llama *ll) {
     ll->gate = ap_arena_floats(a, S * I);
     ll->up = ap_arena_floats(a, S * I);
     ll->masks = ap_arena_alloc(a, nt * S * C);
-    ll->scores = ap_arena_alloc(a, nt * C * sizeof(double));
+    ll->scratch_len = ap_attention_f32_scratch((int32_t)S, (int32_t)C);
+    ll->scores = ap_arena_floats(a, nt * ll->scratch_len);
     ll->k_eff = ap_arena_floats(a, nt * C * d);
     ll->v_eff = ap_arena_floats(a, nt * C * d);
     m->ids = ap_arena_alloc(a, S * sizeof(int32_t));
@@ -422,7 +423,7 @@ static enum ap_status attention_layer(struct ap_model *m, int32_t layer, int32_t
             .q_stride = Hd, .k_stride = d, .v_stride = d, .o_stride = Hd,
             .n_q = S, .n_k = T, .d = d, .scale = scale, .causal = 1, .key_valid = kv, .query_valid = NULL,
         };
-        ap_attention_ref(&kh, out.mask, ll->scores + (int64_t)tid * ll->cap, key_prob);
+        ap_attention_f32(&kh, out.mask, ll->scores + (int64_t)tid * (int64_t)ll->scratch_len, key_prob);
         if (cascade) {
             double a = 0.0;
             for (int32_t i = 0; i < S; i++) {
