@@ -6,6 +6,7 @@
 #   make valgrind      the command-line tool's embed under valgrind memcheck
 #   make fuzz          run every libFuzzer target (FUZZ_SECONDS each, clang)
 #   make bench         embed speed against sentence-transformers
+#   make bench-attention  fp32 attention kernel against the reference, per head
 #   make install       PREFIX=/usr/local: library, header, pkg-config file, tool
 #
 # Nothing here uses -march=native: SIMD paths are chosen at run time.
@@ -50,10 +51,13 @@ LIB_SRC := $(sort $(wildcard src/*/*.c))
 TOOL_SRC := $(sort $(wildcard tools/*.c))
 TEST_SRC := $(sort $(wildcard tests/unit/*.c))
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+BENCH_SRC := $(sort $(wildcard bench/*.c))
 
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
 TOOL_OBJ := $(TOOL_SRC:%.c=$(B)/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(B)/%.o)
+BENCH_OBJ := $(BENCH_SRC:%.c=$(B)/%.o)
+BENCH_BINS := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 FUZZ_NAMES := $(FUZZ_SRC:tests/fuzz/%.c=%)
 
 STATIC_LIB := $(B)/libattnprune.a
@@ -65,13 +69,15 @@ REPLAY_BINS := $(FUZZ_NAMES:%=$(B)/tests/replay_%)
 # keep the fuzz targets' objects that the replay binaries are linked from
 .SECONDARY:
 
-.PHONY: all lib tool tests setup demo test unit valgrind fuzz fuzz-build bench install uninstall clean
+.PHONY: all lib tool tests benches setup demo test unit valgrind fuzz fuzz-build bench bench-attention install \
+  uninstall clean
 
-all: lib tool
+all: lib tool benches
 
 lib: $(STATIC_LIB) $(SHARED_LIB)
 tool: $(TOOL)
 tests: $(TEST_BIN) $(REPLAY_BINS)
+benches: $(BENCH_BINS)
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -97,6 +103,10 @@ $(TOOL): $(TOOL_OBJ) $(STATIC_LIB)
 $(TEST_BIN): $(TEST_OBJ) $(STATIC_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(STATIC_LIB) $(LDLIBS)
+
+# benchmark programs: bench/NAME.c -> $(B)/bench/NAME
+$(BENCH_BINS): $(B)/bench/%: $(B)/bench/%.o $(STATIC_LIB)
+	$(CC) $(LDFLAGS) -o $@ $< $(STATIC_LIB) $(LDLIBS)
 
 # Corpus replay: each fuzz target linked against a plain main() that feeds it
 # every file of its seed corpus, so make test checks the corpus with any compiler.
@@ -146,6 +156,9 @@ fuzz: fuzz-build
 bench: setup all
 	@bench/embed_vs_sentence_transformers.sh $(TOOL)
 
+bench-attention: $(B)/bench/attention_f32_vs_ref
+	$(B)/bench/attention_f32_vs_ref
+
 # ----------------------------------------------------------------- install
 
 install: all
@@ -167,4 +180,4 @@ uninstall:
 clean:
 	rm -rf build build-asan build-ubsan build-debug build-fuzz
 
--include $(LIB_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BENCH_OBJ:.o=.d)

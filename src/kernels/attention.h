@@ -38,7 +38,8 @@ void ap_attention_ref(const struct ap_attn_head *h, const uint8_t *mask, double 
 /* Fast fp32 attention with BLAS (kernels/attention_f32.c): the same contract
  * as ap_attention_ref, computed a block of query rows at a time as
  * scores = Q_blk·K^T (sgemm over the keys the block can see), a float
- * softmax per row, then O_blk = P·V (sgemm); one query row uses sgemv.
+ * softmax per row (vectorized for the CPU found at run time), then
+ * O_blk = P·V (sgemm); one query row uses sgemv.
  * Agrees with the reference within the tolerances of tests/unit/
  * test_attention_f32.c (outputs to about 1e-6 of max|V|).
  *
@@ -49,6 +50,12 @@ void ap_attention_ref(const struct ap_attn_head *h, const uint8_t *mask, double 
  * BLAS called inside an OpenMP parallel region runs single-threaded
  * (OpenBLAS built for OpenMP), so callers parallelize over heads. */
 void ap_attention_f32(const struct ap_attn_head *h, const uint8_t *mask, float *scratch, double *key_prob);
+
+/* The same with the softmax's SIMD variants limited to `features`
+ * (AP_CPU_* bits, intersected with ap_cpu_features(); 0 = the build's
+ * baseline), so tests and benchmarks can run every variant in one process. */
+void ap_attention_f32_isa(const struct ap_attn_head *h, const uint8_t *mask, float *scratch, double *key_prob,
+                          uint32_t features);
 
 /* Floats of scratch ap_attention_f32 needs for S queries and T keys:
  * O(min(S, block) * T). */

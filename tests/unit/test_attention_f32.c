@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attnprune.h"
 #include "kernels/attention.h"
 #include "test.h"
 
@@ -28,6 +29,11 @@
 #define TOL_OUT 1e-5      /* max |o - o_ref| / (max|V| * max(1, amplitude^2)) */
 #define TOL_KEY_PROB 1e-5 /* max |key_prob - ref| / max(1, S) (each row adds probabilities summing to 1) */
 #define SENTINEL 12345.0f /* written into stride padding, must survive */
+
+/* The softmax variants to run: baseline, AVX2, AVX-512 (those the CPU has). */
+static const uint32_t g_isas[] = {0, AP_CPU_AVX2, AP_CPU_AVX2 | AP_CPU_AVX512F | AP_CPU_AVX512BW};
+static const char *const g_isa_names[] = {"baseline", "avx2", "avx512"};
+#define N_ISAS 3
 
 static uint64_t g_rng = 0x9E3779B97F4A7C15ull;
 static double g_worst_key_prob; /* max key_prob error / max(1, S) seen so far */
@@ -58,10 +64,61 @@ struct attn_case {
     float amplitude;      /* standard deviation of q and k */
 };
 
-/* Runs ap_attention_f32 and ap_attention_ref on one random head and checks
- * outputs and key_prob against the tolerances; rows that must be zero are
- * checked for exact zeros, and stride padding of o for the sentinel.
- * Returns the max output error relative to the tolerance's scale. */
+/* Checks one run's output o (h->o) and key_prob kp against the
+ * reference's; returns the max output error relative to the tolerance's
+ * scale. got and want are (S, d) work arrays. */
+static double compare(const struct attn_case *c, const struct ap_attn_head *h, const float *o_ref, const double *kp,
+                      const double *kp_ref, const uint8_t *mask, float vmax, const char *isa, float *got,
+                      float *want) {
+    const int32_t S = c->S, T = c->T, d = c->d;
+    const int64_t os = h->o_stride;
+    const float *o = h->o;
+    const uint8_t *query_valid = h->query_valid;
+    char what[320];
+    snprintf(what, sizeof what,
+             "%s: S=%d T=%d d=%d causal=%d strided=%d mask=%.2f pad=%.2f holes=%.2f empty_rows=%d amplitude=%g", isa,
+             S, T, d, c->causal, c->strided, c->mask_density, c->pad_frac, c->hole_frac, c->empty_rows,
+             (double)c->amplitude);
+    int32_t zero_rows = 0, bad_zero = 0, bad_pad = 0;
+    for (int32_t i = 0; i < S; i++) {
+        int ref_zero = 1;
+        for (int32_t c2 = 0; c2 < d; c2++) {
+            got[(int64_t)i * d + c2] = o[(int64_t)i * os + c2];
+            want[(int64_t)i * d + c2] = o_ref[(int64_t)i * os + c2];
+            ref_zero &= o_ref[(int64_t)i * os + c2] == 0.0f;
+        }
+        /* rows the reference leaves empty (not valid, nothing kept) must be exact zeros here too */
+        int must_be_zero = (query_valid && !query_valid[i]) || (c->causal && i + (T - S) < 0) ||
+                           (mask && c->empty_rows && i % 3 == 0) || (c->mask_density == 0.0);
+        if (must_be_zero) {
+            zero_rows++;
+            if (!ref_zero) bad_zero++;
+            for (int32_t c2 = 0; c2 < d; c2++) bad_zero += o[(int64_t)i * os + c2] != 0.0f;
+        }
+        for (int64_t c2 = d; c2 < os; c2++) bad_pad += o[(int64_t)i * os + c2] != SENTINEL;
+    }
+    if (bad_zero)
+        ap_test_fail(__FILE__, __LINE__, "%s: %d values of %d rows that must be zero are not", what, bad_zero,
+                     zero_rows);
+    if (bad_pad) ap_test_fail(__FILE__, __LINE__, "%s: %d stride-padding values of o were written", what, bad_pad);
+    const double amp2 = (double)c->amplitude * (double)c->amplitude;
+    const double scale = (vmax > 0 ? vmax : 1.0) * (amp2 > 1.0 ? amp2 : 1.0);
+    double err = CHECK_ARRAY_NEAR(what, got, want, (size_t)S * (size_t)d, TOL_OUT * scale) / scale;
+    if (kp) {
+        double kerr = 0.0;
+        for (int32_t j = 0; j < T; j++) kerr = fmax(kerr, fabs(kp[j] - kp_ref[j]));
+        double tol = TOL_KEY_PROB * (S > 1 ? S : 1);
+        g_worst_key_prob = fmax(g_worst_key_prob, kerr / (S > 1 ? S : 1));
+        if (!(kerr <= tol)) ap_test_fail(__FILE__, __LINE__, "%s: key_prob max diff %.3g > %.3g", what, kerr, tol);
+    }
+    return err;
+}
+
+/* Runs ap_attention_ref and each softmax variant of ap_attention_f32 on
+ * one random head and checks outputs and key_prob against the tolerances;
+ * rows that must be zero are checked for exact zeros, and stride padding
+ * of o for the sentinel. Returns the max output error relative to the
+ * tolerance's scale. */
 static double check_case(const struct attn_case *c) {
     const int32_t S = c->S, T = c->T, d = c->d;
     const int64_t qs = c->strided ? d + 3 : d, ks = c->strided ? d + 5 : d, vs = c->strided ? d + 1 : d,
@@ -110,44 +167,18 @@ static double check_case(const struct attn_case *c) {
         .n_q = S, .n_k = T, .d = d, .scale = 1.0f / sqrtf((float)d), .causal = c->causal,
         .key_valid = key_valid, .query_valid = query_valid,
     };
-    ap_attention_f32(&h, mask, scratch, kp);
     h.o = o_ref;
     ap_attention_ref(&h, mask, ref_scratch, kp_ref);
-
-    char what[256];
-    snprintf(what, sizeof what,
-             "S=%d T=%d d=%d causal=%d strided=%d mask=%.2f pad=%.2f holes=%.2f empty_rows=%d amplitude=%g", S, T,
-             d, c->causal, c->strided, c->mask_density, c->pad_frac, c->hole_frac, c->empty_rows,
-             (double)c->amplitude);
-    int32_t zero_rows = 0, bad_zero = 0, bad_pad = 0;
-    for (int32_t i = 0; i < S; i++) {
-        int ref_zero = 1;
-        for (int32_t c2 = 0; c2 < d; c2++) {
-            got[(int64_t)i * d + c2] = o[(int64_t)i * os + c2];
-            want[(int64_t)i * d + c2] = o_ref[(int64_t)i * os + c2];
-            ref_zero &= o_ref[(int64_t)i * os + c2] == 0.0f;
-        }
-        /* rows the reference leaves empty (not valid, nothing kept) must be exact zeros here too */
-        int must_be_zero = (query_valid && !query_valid[i]) || (c->causal && i + (T - S) < 0) ||
-                           (mask && c->empty_rows && i % 3 == 0) || (c->mask_density == 0.0);
-        if (must_be_zero) {
-            zero_rows++;
-            if (!ref_zero) bad_zero++;
-            for (int32_t c2 = 0; c2 < d; c2++) bad_zero += o[(int64_t)i * os + c2] != 0.0f;
-        }
-        for (int64_t c2 = d; c2 < os; c2++) bad_pad += o[(int64_t)i * os + c2] != SENTINEL;
-    }
-    if (bad_zero) ap_test_fail(__FILE__, __LINE__, "%s: %d values of %d rows that must be zero are not", what, bad_zero, zero_rows);
-    if (bad_pad) ap_test_fail(__FILE__, __LINE__, "%s: %d stride-padding values of o were written", what, bad_pad);
-    const double amp2 = (double)c->amplitude * (double)c->amplitude;
-    const double scale = (vmax > 0 ? vmax : 1.0) * (amp2 > 1.0 ? amp2 : 1.0);
-    err = CHECK_ARRAY_NEAR(what, got, want, (size_t)S * (size_t)d, TOL_OUT * scale) / scale;
-    if (kp) {
-        double kerr = 0.0;
-        for (int32_t j = 0; j < T; j++) kerr = fmax(kerr, fabs(kp[j] - kp_ref[j]));
-        double tol = TOL_KEY_PROB * (S > 1 ? S : 1);
-        g_worst_key_prob = fmax(g_worst_key_prob, kerr / (S > 1 ? S : 1));
-        if (!(kerr <= tol)) ap_test_fail(__FILE__, __LINE__, "%s: key_prob max diff %.3g > %.3g", what, kerr, tol);
+    h.o = o;
+    err = 0.0;
+    for (int isa = 0; isa < N_ISAS; isa++) {
+        if (isa > 0 && (g_isas[isa] & ap_cpu_features()) == (g_isas[isa - 1] & ap_cpu_features()))
+            continue; /* the CPU lacks this variant: the same as the previous one */
+        for (int64_t i = 0; i < S * os; i++) o[i] = SENTINEL;
+        if (kp)
+            for (int32_t j = 0; j < T; j++) kp[j] = 0.25 * j;
+        ap_attention_f32_isa(&h, mask, scratch, kp, g_isas[isa]);
+        err = fmax(err, compare(c, &h, o_ref, kp, kp_ref, mask, vmax, g_isa_names[isa], got, want));
     }
 out:
     free(q), free(k), free(v), free(o), free(o_ref), free(got), free(want), free(mask), free(key_valid);
