@@ -16,6 +16,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 PY=.venv/bin/python
 export AP_MODEL_DIR="$ROOT/models/all-MiniLM-L6-v2"
+DECODER_DIR="$ROOT/models/SmolLM2-135M-Instruct"
 export AP_FIXTURES="$ROOT/$B/fixtures"
 export AP_SOURCE_DIR="$ROOT"
 export AP_TOOL="$ROOT/$B/attnprune"
@@ -30,7 +31,8 @@ record() { # name status
 }
 
 # -- 1. fixtures ------------------------------------------------------------
-stamp_want=$(cat tests/ref/*.py tests/data/* "$AP_MODEL_DIR/config.json" scripts/requirements.txt | sha256sum | cut -d' ' -f1)
+stamp_want=$( (cat tests/ref/*.py tests/data/* "$AP_MODEL_DIR/config.json" scripts/requirements.txt;
+               stat -c '%s %Y' "$DECODER_DIR/model.gguf" 2>/dev/null) | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$AP_FIXTURES/.stamp" 2>/dev/null)" != "$stamp_want" ]; then
     echo "making reference fixtures in $AP_FIXTURES (PyTorch, transformers, sentence-transformers)"
     mkdir -p "$AP_FIXTURES"
@@ -38,6 +40,7 @@ if [ "$(cat "$AP_FIXTURES/.stamp" 2>/dev/null)" != "$stamp_want" ]; then
     $PY tests/ref/bert_reference.py --model "$AP_MODEL_DIR" --text data/austen/paragraphs.txt \
         --lines 300 --out "$AP_FIXTURES" || ok=1
     $PY tests/ref/tokenizer_ids.py --model "$AP_MODEL_DIR" "$AP_FIXTURES" || ok=1
+    $PY tests/ref/bpe_ids.py --model "$DECODER_DIR" --out "$AP_FIXTURES" || ok=1
     $PY tests/ref/qkv_fixture.py --model "$AP_MODEL_DIR" --text data/austen/emma.txt --out "$AP_FIXTURES" || ok=1
     for ref in tests/ref/method_*.py; do
         [ -f "$ref" ] || continue
