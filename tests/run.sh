@@ -42,6 +42,7 @@ if [ "$(cat "$AP_FIXTURES/.stamp" 2>/dev/null)" != "$stamp_want" ]; then
     $PY tests/ref/tokenizer_ids.py --model "$AP_MODEL_DIR" "$AP_FIXTURES" || ok=1
     $PY tests/ref/bpe_ids.py --model "$DECODER_DIR" --out "$AP_FIXTURES" || ok=1
     $PY tests/ref/qkv_fixture.py --model "$AP_MODEL_DIR" --text data/austen/emma.txt --out "$AP_FIXTURES" || ok=1
+    $PY tests/ref/gguf_fixture.py --out "$AP_FIXTURES" || ok=1
     for ref in tests/ref/method_*.py; do
         [ -f "$ref" ] || continue
         $PY "$ref" --fixtures "$AP_FIXTURES" || ok=1

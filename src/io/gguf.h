@@ -127,7 +127,8 @@ const char *ap_gguf_label(const struct ap_gguf *g);
 uint32_t ap_gguf_version(const struct ap_gguf *g);
 uint32_t ap_gguf_alignment(const struct ap_gguf *g);
 
-/* Metadata in file order; by key in O(log n) (NULL when absent, no error set). */
+/* Metadata in file order (NULL for an index past the end); by key in
+ * O(log n) (NULL when absent, no error set). */
 size_t ap_gguf_kv_count(const struct ap_gguf *g);
 const struct ap_gguf_kv *ap_gguf_kv_at(const struct ap_gguf *g, size_t index);
 const struct ap_gguf_kv *ap_gguf_find_kv(const struct ap_gguf *g, const char *key);
@@ -150,10 +151,13 @@ enum ap_status ap_gguf_get_array(const struct ap_gguf *g, const char *key, enum 
  * open that every element lies inside the file). Strings of a string array
  * are reached in O(1): open builds an offset table. */
 struct ap_gguf_str ap_gguf_array_str(const struct ap_gguf *g, const struct ap_gguf_kv *kv, uint64_t index);
-int64_t ap_gguf_array_int(const struct ap_gguf_kv *kv, uint64_t index);   /* integer element types */
+/* Integer (and BOOL: 0 or 1) element types; a UINT64 above INT64_MAX comes
+ * back as its two's-complement bits. */
+int64_t ap_gguf_array_int(const struct ap_gguf_kv *kv, uint64_t index);
 double ap_gguf_array_float(const struct ap_gguf_kv *kv, uint64_t index);  /* FLOAT32 / FLOAT64 */
 
-/* Tensors in file order; by name in O(log n). ap_gguf_find_tensor sets
+/* Tensors in file order (NULL for an index past the end); by name in
+ * O(log n). ap_gguf_find_tensor sets
  * AP_ERR_FORMAT "FILE: no tensor 'NAME'" when absent; ap_gguf_has_tensor
  * sets no error. */
 size_t ap_gguf_tensor_count(const struct ap_gguf *g);

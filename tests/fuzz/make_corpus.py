@@ -5,14 +5,15 @@
 
 tests/corpus/safetensors/  seeds for tests/fuzz/fuzz_safetensors.c
 tests/corpus/npy/          seeds for tests/fuzz/fuzz_npy.c
+tests/corpus/gguf/         seeds for tests/fuzz/fuzz_gguf.c
 
 Each directory gets valid files and one file per way the reader must refuse
 one (the name says which: ok_* are valid, bad_* must fail). Files are built
 byte by byte with struct and json, so each malformation is deliberate; a few
-are written by the real NumPy and safetensors libraries instead (np_*, lib_*),
-so the readers are checked against files their authors' code produced. Those
-need numpy, safetensors and torch (all in .venv); without them they are left
-as they are.
+are written by the real NumPy, safetensors and gguf libraries instead (np_*,
+lib_*), so the readers are checked against files their authors' code
+produced. Those need numpy, safetensors, torch and gguf (all in .venv);
+without them they are left as they are.
 
 tests/unit/test_io.c reads some of these files and checks exact values: keep
 the two in step.
@@ -25,6 +26,7 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ST_DIR = os.path.join(ROOT, "tests", "corpus", "safetensors")
 NPY_DIR = os.path.join(ROOT, "tests", "corpus", "npy")
+GGUF_DIR = os.path.join(ROOT, "tests", "corpus", "gguf")
 
 
 def write(directory, name, data):
@@ -233,10 +235,139 @@ def npy_corpus():
         np.lib.format.write_array(f, np.array([[1, -2], [3, -4]], dtype=np.int32), version=(3, 0))
 
 
+# -------------------------------------------------------------------- gguf
+
+# value types and ggml tensor types, numbered as in the file
+G_U8, G_I8, G_U16, G_I16, G_U32, G_I32, G_F32, G_BOOL, G_STR, G_ARR, G_U64, G_I64, G_F64 = range(13)
+GGML = {"F32": (0, 1, 4), "F16": (1, 1, 2), "Q4_0": (2, 32, 18), "Q4_1": (3, 32, 20), "Q5_0": (6, 32, 22),
+        "Q5_1": (7, 32, 24), "Q8_0": (8, 32, 34), "Q4_K": (12, 256, 144), "Q5_K": (13, 256, 176),
+        "Q6_K": (14, 256, 210), "BF16": (30, 1, 2)}
+
+
+def g_str(s):
+    b = s.encode() if isinstance(s, str) else s
+    return struct.pack("<Q", len(b)) + b
+
+
+def g_kv(key, vtype, payload):
+    """A metadata entry: key, value type, and the value's bytes as given."""
+    return g_str(key) + struct.pack("<I", vtype) + payload
+
+
+def g_array(elem_type, items):
+    """An array value's bytes: items are already-packed element bytes."""
+    return struct.pack("<IQ", elem_type, len(items)) + b"".join(items)
+
+
+def g_tensor(name, ne, ttype, offset):
+    return g_str(name) + struct.pack("<I", len(ne)) + struct.pack("<%dQ" % len(ne), *ne) + struct.pack("<IQ", ttype,
+                                                                                                      offset)
+
+
+def gguf_bytes(kvs, tensors, data=b"", version=3, align=32, n_kv=None, n_tensors=None, magic=b"GGUF"):
+    """A GGUF file: kvs (packed entries), tensors (packed infos), padding to
+    align, then data. n_kv and n_tensors override the counts."""
+    head = magic + struct.pack("<IQQ", version, len(tensors) if n_tensors is None else n_tensors,
+                               len(kvs) if n_kv is None else n_kv)
+    body = head + b"".join(kvs) + b"".join(tensors)
+    if tensors or data:
+        body += b"\0" * ((-len(body)) % align)
+    return body + data
+
+
+def gguf_corpus():
+    os.makedirs(GGUF_DIR, exist_ok=True)
+    w = lambda name, data: write(GGUF_DIR, name + ".gguf", data)
+    u32 = lambda v: struct.pack("<I", v)
+
+    # --- valid
+    kvs = [g_kv("general.architecture", G_STR, g_str("llama")),
+           g_kv("llama.block_count", G_U32, u32(2)),
+           g_kv("a.eps", G_F32, struct.pack("<f", 1e-5)),
+           g_kv("a.flag", G_BOOL, b"\x01"),
+           g_kv("tokenizer.ggml.tokens", G_ARR, g_array(G_STR, [g_str(t) for t in ["<s>", "", "\u00e9t\u00e9", "a"]])),
+           g_kv("a.ids", G_ARR, g_array(G_I32, [struct.pack("<i", v) for v in (-1, 0, 7)]))]
+    f32 = struct.pack("<8f", *[i - 3.5 for i in range(8)])
+    q8 = b"".join(b"\x00\x3c" + bytes((j - 16 + b) & 0xff for j in range(32)) for b in range(2))
+    tensors = [g_tensor("t.a", [8], 0, 0), g_tensor("t.b", [32, 2], 8, 32)]
+    w("ok_small", gguf_bytes(kvs, tensors, f32 + q8))
+    w("ok_v2_metadata_only", gguf_bytes([g_kv("k", G_U64, struct.pack("<Q", 12345))], [], version=2))
+    w("ok_empty", gguf_bytes([], []))
+    w("ok_alignment_64", gguf_bytes([g_kv("general.alignment", G_U32, u32(64))], [g_tensor("x", [4], 0, 0)],
+                                    struct.pack("<4f", 1, 2, 3, 4), align=64))
+    # one small tensor of every type, raw bytes with a finite f16 scale pattern
+    infos, data = [], b""
+    for i, (name, (tt, be, bb)) in enumerate(sorted(GGML.items())):
+        n_blocks = 2 if be > 1 else 16
+        blob = bytes((7 * k + 3 * i) & 0xff for k in range(n_blocks * bb))
+        if be > 1:  # make every byte of each block an f16 of modest size: 0x3c3c... = 1.0586
+            blob = bytes(0x3c if k % 2 else (7 * k) & 0xff for k in range(len(blob)))
+        data += b"\0" * ((-len(data)) % 32)
+        infos.append(g_tensor(name.lower(), [be * n_blocks // (2 if be > 1 else 1), 2 if be > 1 else 1], tt,
+                              len(data)))
+        data += blob
+    w("ok_every_type", gguf_bytes([g_kv("general.architecture", G_STR, g_str("types"))], infos, data))
+    w("ok_3d", gguf_bytes([], [g_tensor("cube", [32, 2, 2], 8, 0)], q8 + q8))
+
+    # --- malformed
+    small = gguf_bytes(kvs, tensors, f32 + q8)
+    w("bad_short", b"GGU")
+    w("bad_magic", b"GGML" + small[4:])
+    w("bad_version_1", small[:4] + u32(1) + small[8:])
+    w("bad_version_4", small[:4] + u32(4) + small[8:])
+    w("bad_big_endian", small[:4] + struct.pack(">I", 3) + small[8:])
+    w("bad_truncated_data", small[:-1])
+    w("bad_truncated_kv", small[:150])
+    w("bad_kv_count_lie", gguf_bytes(kvs, tensors, f32 + q8, n_kv=1 << 40))
+    w("bad_tensor_count_lie", gguf_bytes(kvs, tensors, f32 + q8, n_tensors=(1 << 64) - 1))
+    w("bad_string_length_lie", gguf_bytes([g_kv("k", G_STR, struct.pack("<Q", 1 << 62) + b"abc")], []))
+    w("bad_array_length_lie", gguf_bytes([g_kv("k", G_ARR, struct.pack("<IQ", G_U32, 1 << 61) + u32(1))], []))
+    w("bad_string_array_lie", gguf_bytes([g_kv("k", G_ARR, struct.pack("<IQ", G_STR, 3) + g_str("a"))], []))
+    w("bad_nested_array", gguf_bytes([g_kv("k", G_ARR, g_array(G_ARR, [g_array(G_U8, [b"\x01"])]))], []))
+    w("bad_value_type", gguf_bytes([g_kv("k", 13, u32(0))], []))
+    w("bad_bool_value", gguf_bytes([g_kv("k", G_BOOL, b"\x02")], []))
+    w("bad_empty_key", gguf_bytes([g_kv("", G_U32, u32(1))], []))
+    w("bad_duplicate_key", gguf_bytes([g_kv("k", G_U8, b"\x01"), g_kv("k", G_U8, b"\x02")], []))
+    w("bad_alignment_zero", gguf_bytes([g_kv("general.alignment", G_U32, u32(0))], []))
+    w("bad_alignment_not_pow2", gguf_bytes([g_kv("general.alignment", G_U32, u32(48))], []))
+    w("bad_alignment_type", gguf_bytes([g_kv("general.alignment", G_I32, u32(32))], []))
+    w("bad_duplicate_tensor", gguf_bytes([], [g_tensor("t", [8], 0, 0), g_tensor("t", [8], 0, 32)], f32 + f32))
+    w("bad_misaligned_offset", gguf_bytes([], [g_tensor("t", [8], 0, 4)], f32 + f32))
+    w("bad_out_of_file", gguf_bytes([], [g_tensor("t", [16], 0, 0)], f32))
+    w("bad_unknown_type", gguf_bytes([], [g_tensor("t", [8], 99, 0)], f32))
+    w("bad_unsupported_q2_k", gguf_bytes([], [g_tensor("t", [256], 10, 0)], bytes(84)))
+    w("bad_ragged_row", gguf_bytes([], [g_tensor("t", [33, 2], 8, 0)], q8 + q8))
+    w("bad_zero_dims", gguf_bytes([], [g_tensor("t", [], 0, 0)], f32))
+    w("bad_five_dims", gguf_bytes([], [g_tensor("t", [1, 1, 1, 1, 8], 0, 0)], f32))
+    w("bad_shape_overflow", gguf_bytes([], [g_tensor("t", [1 << 40, 1 << 40], 0, 0)], f32))
+    w("bad_name_too_long", gguf_bytes([], [g_tensor("n" * 65, [8], 0, 0)], f32))
+
+    # --- written by the gguf package itself
+    try:
+        import numpy as np
+        import gguf
+    except ImportError:
+        print("make_corpus: numpy/gguf not installed; lib_*.gguf left as they are", file=sys.stderr)
+        return
+    path = os.path.join(GGUF_DIR, "lib_writer.gguf")
+    gw = gguf.GGUFWriter(path, arch="llama")
+    gw.add_block_count(1)
+    gw.add_token_list(["<s>", "</s>", "hello"])
+    gw.add_float64("a.f64", 0.25)
+    gw.add_tensor("w", np.arange(12, dtype=np.float32).reshape(3, 4))
+    gw.add_tensor("h", np.array([1, -2, 0.5, 65504], dtype=np.float16))
+    gw.add_tensor("q", np.frombuffer(q8, dtype=np.uint8).reshape(2, 34), raw_dtype=gguf.GGMLQuantizationType.Q8_0)
+    gw.write_header_to_file()
+    gw.write_kv_data_to_file()
+    gw.write_tensors_to_file()
+    gw.close()
+
+
 def main():
     safetensors_corpus()
     npy_corpus()
-    for d in (ST_DIR, NPY_DIR):
+    gguf_corpus()
+    for d in (ST_DIR, NPY_DIR, GGUF_DIR):
         print("%s: %d files" % (os.path.relpath(d, ROOT), len(os.listdir(d))))
 
 
