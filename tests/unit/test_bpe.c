@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "attnprune.h"
+#include "core/error.h"
+#include "io/gguf.h"
 #include "io/json_file.h"
 #include "model/tokenizer.h"
 #include "model/unicode_tables.h"
@@ -525,34 +527,18 @@ static void print_ids(const char *label, const int32_t *ids, int32_t n) {
     fprintf(stderr, "%s\n", n > 40 ? " ..." : "");
 }
 
-TEST(bpe_parity_with_hugging_face) {
-    const char *fix = ap_test_fixture_dir();
-    if (!fix) {
-        ap_test_fail(__FILE__, __LINE__, "AP_FIXTURES is not set: the parity test needs bpe/ids.txt; " PARITY_HOWTO);
-        return;
-    }
+/* Encode every line of FIX/bpe/ids.txt with tok and compare with the
+ * hub ids; decode them back. label names the tokenizer's source. */
+static void parity(const struct ap_tokenizer *tok, const char *fix, const char *label) {
     char path[4096];
-    struct json_vocab jv;
-    snprintf(path, sizeof path, "%s/bpe/vocab.json", fix);
-    if (!load_json_vocab(path, &jv)) {
-        free_json_vocab(&jv);
-        return;
-    }
-    struct ap_tokenizer *tok = NULL;
-    enum ap_status st = ap_bpe_load_arrays(&jv.spec, path, &tok);
-    free_json_vocab(&jv); /* the tokenizer keeps nothing of the spec */
-    if (st != AP_OK) {
-        ap_test_fail(__FILE__, __LINE__, "%s", ap_last_error());
-        return;
-    }
     snprintf(path, sizeof path, "%s/bpe/ids.txt", fix);
     size_t size = 0;
     char *fixture = read_all(path, &size);
     if (!fixture) {
         ap_test_fail(__FILE__, __LINE__, "cannot read %s; " PARITY_HOWTO, path);
-        ap_tokenizer_free(tok);
         return;
     }
+    enum ap_status st;
     long want_lines = -1, want_differs = -1;
     char *p = fixture;
     while (*p == '#') {
@@ -641,12 +627,13 @@ TEST(bpe_parity_with_hugging_face) {
     if (lines != want_lines)
         ap_test_fail(__FILE__, __LINE__, "%s has %ld lines, its header says %ld; " PARITY_HOWTO, path, lines, want_lines);
     if (bad)
-        ap_test_fail(__FILE__, __LINE__, "%ld of %ld lines differ from Hugging Face (first ones above)", bad, lines);
+        ap_test_fail(__FILE__, __LINE__, "%s: %ld of %ld lines differ from Hugging Face (first ones above)", label, bad,
+                     lines);
     else
-        fprintf(stderr, "    parity: %ld lines, %ld tokens identical to Hugging Face tokenizers (SmolLM2's tokenizer.json)\n",
-                lines, tokens);
+        fprintf(stderr, "    %s: %ld lines, %ld tokens identical to Hugging Face tokenizers (SmolLM2's tokenizer.json)\n",
+                label, lines, tokens);
     if (rt_bad)
-        ap_test_fail(__FILE__, __LINE__, "%ld of %ld lines do not decode back to their text", rt_bad, lines);
+        ap_test_fail(__FILE__, __LINE__, "%s: %ld of %ld lines do not decode back to their text", label, rt_bad, lines);
     else
         fprintf(stderr, "    round trip: all %ld lines decode back (%ld less the bytes the vocabulary lacks)\n", lines,
                 rt_lossy);
@@ -655,5 +642,221 @@ TEST(bpe_parity_with_hugging_face) {
     free(got);
     free(dec);
     free(fixture);
+}
+
+TEST(bpe_parity_with_hugging_face) {
+    const char *fix = ap_test_fixture_dir();
+    if (!fix) {
+        ap_test_fail(__FILE__, __LINE__, "AP_FIXTURES is not set: the parity test needs bpe/ids.txt; " PARITY_HOWTO);
+        return;
+    }
+    char path[4096];
+    struct json_vocab jv;
+    snprintf(path, sizeof path, "%s/bpe/vocab.json", fix);
+    if (!load_json_vocab(path, &jv)) {
+        free_json_vocab(&jv);
+        return;
+    }
+    struct ap_tokenizer *tok = NULL;
+    enum ap_status st = ap_bpe_load_arrays(&jv.spec, path, &tok);
+    free_json_vocab(&jv); /* the tokenizer keeps nothing of the spec */
+    if (st != AP_OK) {
+        ap_test_fail(__FILE__, __LINE__, "%s", ap_last_error());
+        return;
+    }
+    parity(tok, fix, "arrays from vocab.json");
+    ap_tokenizer_free(tok);
+}
+
+/* ------------------------------------------------------------------ GGUF */
+
+/* A GGUF v3 file with metadata only, built in memory. */
+struct gbuf {
+    unsigned char *p;
+    size_t n, cap;
+    uint64_t n_kv;
+};
+
+static void put(struct gbuf *b, const void *data, size_t n) {
+    if (b->n + n > b->cap) {
+        b->cap = (b->n + n) * 2 + 64;
+        b->p = realloc(b->p, b->cap);
+        AP_ASSERT(b->p != NULL);
+    }
+    memcpy(b->p + b->n, data, n);
+    b->n += n;
+}
+static void put_u32(struct gbuf *b, uint32_t v) { put(b, &v, 4); }
+static void put_u64(struct gbuf *b, uint64_t v) { put(b, &v, 8); }
+static void put_bytes(struct gbuf *b, const char *s, size_t n) {
+    put_u64(b, n);
+    put(b, s, n);
+}
+static void key(struct gbuf *b, const char *k, enum ap_gguf_type t) {
+    put_bytes(b, k, strlen(k));
+    put_u32(b, t);
+    b->n_kv++;
+}
+static void kv_str(struct gbuf *b, const char *k, const char *v) {
+    key(b, k, AP_GGUF_STRING);
+    put_bytes(b, v, strlen(v));
+}
+static void kv_u32(struct gbuf *b, const char *k, uint32_t v) {
+    key(b, k, AP_GGUF_UINT32);
+    put_u32(b, v);
+}
+static void kv_bool(struct gbuf *b, const char *k, int v) {
+    key(b, k, AP_GGUF_BOOL);
+    unsigned char c = (unsigned char)v;
+    put(b, &c, 1);
+}
+static void kv_strs(struct gbuf *b, const char *k, const struct ap_bpe_str *s, int32_t n) {
+    key(b, k, AP_GGUF_ARRAY);
+    put_u32(b, AP_GGUF_STRING);
+    put_u64(b, (uint64_t)n);
+    for (int32_t i = 0; i < n; i++) put_bytes(b, s[i].data, s[i].len);
+}
+static void kv_i32s(struct gbuf *b, const char *k, const int32_t *v, int32_t n) {
+    key(b, k, AP_GGUF_ARRAY);
+    put_u32(b, AP_GGUF_INT32);
+    put_u64(b, (uint64_t)n);
+    for (int32_t i = 0; i < n; i++) put_u32(b, (uint32_t)v[i]);
+}
+
+/* What tiny_gguf writes; NULL or -1 leaves a key out. */
+struct gguf_opts {
+    const char *model, *pre;
+    int32_t n_types; /* entries of token_type (-1: no key) */
+    int merges;      /* write the merges */
+    int32_t bos;     /* bos_token_id, with add_bos_token true (-1: neither) */
+};
+
+/* The tiny vocabulary as a GGUF file's tokenizer.ggml.* keys, opened. */
+static struct ap_gguf *tiny_gguf(struct gguf_opts o, struct gbuf *b) {
+    struct tiny t;
+    tiny_spec(&t, "smollm");
+    memset(b, 0, sizeof *b);
+    struct gbuf kv = {0};
+    if (o.model) kv_str(&kv, "tokenizer.ggml.model", o.model);
+    if (o.pre) kv_str(&kv, "tokenizer.ggml.pre", o.pre);
+    kv_strs(&kv, "tokenizer.ggml.tokens", t.tokens, T_COUNT);
+    if (o.n_types >= 0) kv_i32s(&kv, "tokenizer.ggml.token_type", t.types, o.n_types);
+    if (o.merges) kv_strs(&kv, "tokenizer.ggml.merges", t.merges, N_MERGES);
+    kv_u32(&kv, "tokenizer.ggml.eos_token_id", T_EOT);
+    if (o.bos >= 0) {
+        kv_u32(&kv, "tokenizer.ggml.bos_token_id", (uint32_t)o.bos);
+        kv_bool(&kv, "tokenizer.ggml.add_bos_token", 1);
+    }
+    put(b, "GGUF", 4);
+    put_u32(b, 3);
+    put_u64(b, 0); /* tensors */
+    put_u64(b, kv.n_kv);
+    put(b, kv.p, kv.n);
+    free(kv.p);
+    struct ap_gguf *g = NULL;
+    if (ap_gguf_open_memory(b->p, b->n, "tiny.gguf", &g) != AP_OK)
+        ap_test_fail(__FILE__, __LINE__, "tiny.gguf: %s", ap_last_error());
+    return g;
+}
+
+static enum ap_status load_tiny_gguf(struct gguf_opts o) {
+    struct gbuf b;
+    struct ap_gguf *g = tiny_gguf(o, &b);
+    struct ap_tokenizer *tok = (struct ap_tokenizer *)1;
+    enum ap_status st = g ? ap_bpe_load_gguf(g, &tok) : AP_ERR_IO;
+    if (st == AP_OK) ap_tokenizer_free(tok);
+    else if (tok != NULL) ap_test_fail(__FILE__, __LINE__, "*out set on failure");
+    ap_gguf_close(g);
+    free(b.p);
+    return st;
+}
+
+TEST(bpe_gguf_tiny_file) {
+    struct gguf_opts o = {"gpt2", "smollm", T_COUNT, 1, -1};
+    struct gbuf b;
+    struct ap_gguf *g = tiny_gguf(o, &b);
+    REQUIRE(g);
+    struct ap_tokenizer *tok = NULL;
+    CHECK_STATUS(ap_bpe_load_gguf(g, &tok), AP_OK);
+    ap_gguf_close(g); /* the tokenizer keeps nothing of the file */
+    free(b.p);
+    REQUIRE(tok);
+    CHECK_IDS(tok, "hello world<|im_end|>", 0, T_HELLO, T_SP_WORLD, T_IM_END);
+    CHECK_IDS(tok, "12 12", 0, T_1, T_2, T_SP, T_1, T_2);
+    CHECK_EQ_INT(tok->bpe.eos_id, T_EOT);
+    CHECK_EQ_INT(tok->bpe.bos_id, -1);
+    ap_tokenizer_free(tok);
+
+    o.pre = NULL; /* no pre: "default" */
+    o.bos = T_IM_END;
+    g = tiny_gguf(o, &b);
+    REQUIRE(g);
+    CHECK_STATUS(ap_bpe_load_gguf(g, &tok), AP_OK);
+    ap_gguf_close(g);
+    free(b.p);
+    REQUIRE(tok);
+    CHECK_IDS(tok, "12 12", 0, T_IM_END, T_12, T_SP, T_12);
+    ap_tokenizer_free(tok);
+}
+
+TEST(bpe_gguf_errors_name_the_problem) {
+    struct gguf_opts ok = {"gpt2", "smollm", T_COUNT, 1, -1}, o = ok;
+    o.model = "llama";
+    CHECK_STATUS(load_tiny_gguf(o), AP_ERR_UNSUPPORTED);
+    CHECK(contains(ap_last_error(), "tiny.gguf: tokenizer model (tokenizer.ggml.model) 'llama' is not supported"));
+    o = ok;
+    o.model = NULL;
+    CHECK_STATUS(load_tiny_gguf(o), AP_ERR_FORMAT);
+    CHECK(contains(ap_last_error(), "tokenizer.ggml.model"));
+    o = ok;
+    o.pre = "llama-bpe";
+    CHECK_STATUS(load_tiny_gguf(o), AP_ERR_UNSUPPORTED);
+    CHECK(contains(ap_last_error(), "pre-tokenizer (tokenizer.ggml.pre) 'llama-bpe' is not supported"));
+    o = ok;
+    o.merges = 0;
+    CHECK_STATUS(load_tiny_gguf(o), AP_ERR_FORMAT);
+    CHECK(contains(ap_last_error(), "tokenizer.ggml.merges"));
+    o = ok;
+    o.n_types = 3;
+    CHECK_STATUS(load_tiny_gguf(o), AP_ERR_FORMAT);
+    CHECK(contains(ap_last_error(), "token_type must be an integer array of 42 entries"));
+    o = ok;
+    o.n_types = -1; /* no types: all normal, so "<|im_end|>" is not matched as a whole */
+    CHECK_STATUS(load_tiny_gguf(o), AP_OK);
+    o = ok;
+    o.bos = T_COUNT + 5;
+    CHECK_STATUS(load_tiny_gguf(o), AP_ERR_FORMAT);
+    CHECK(contains(ap_last_error(), "bos_token_id 47 is outside the vocabulary"));
+    struct ap_tokenizer *tok = NULL;
+    CHECK_STATUS(ap_bpe_load_gguf(NULL, &tok), AP_ERR_INVALID_ARG);
+}
+
+/* The real thing: SmolLM2's GGUF through the GGUF reader, the same ids as
+ * the arrays path on the whole fixture. */
+TEST(bpe_gguf_smollm2) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/models/SmolLM2-135M-Instruct/model.gguf", ap_test_source_dir());
+    struct ap_gguf *g = NULL;
+    if (ap_gguf_open(path, &g) != AP_OK) {
+        ap_test_fail(__FILE__, __LINE__, "%s (run scripts/setup.sh to fetch the model)", ap_last_error());
+        return;
+    }
+    struct ap_tokenizer *tok = NULL;
+    CHECK_STATUS(ap_bpe_load_gguf(g, &tok), AP_OK);
+    ap_gguf_close(g);
+    REQUIRE(tok);
+    CHECK_EQ_INT(ap_tokenizer_vocab_size(tok), 49152);
+    CHECK_EQ_INT(tok->bpe.n_merges, 48900);
+    CHECK_EQ_INT(tok->bpe.n_special, 17);
+    CHECK_EQ_INT(tok->bpe.pre, AP_BPE_PRE_SMOLLM);
+    CHECK_EQ_INT(tok->bpe.add_bos, 0);
+    CHECK_IDS(tok, "Hello, world.", 0, 19556, 28, 905, 30);
+    CHECK_IDS(tok, "<|im_start|>user\nIn 2024?<|im_end|>", 0, 1, 4093, 198, 788, 216, 34, 32, 34, 36, 47, 2);
+    int missing = 0;
+    for (int c = 0; c < 256; c++) missing += tok->bpe.byte_id[c] < 0;
+    CHECK_EQ_INT(missing, 21); /* SmolLM2 has no token for 21 bytes (see docs/tokenizer.md) */
+    const char *fix = ap_test_fixture_dir();
+    if (fix) parity(tok, fix, "SmolLM2 GGUF");
+    else ap_test_fail(__FILE__, __LINE__, "AP_FIXTURES is not set; " PARITY_HOWTO);
     ap_tokenizer_free(tok);
 }
