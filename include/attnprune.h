@@ -97,13 +97,32 @@ const char *ap_cpu_feature_string(uint32_t features);
 struct ap_tokenizer;
 
 /* Encode UTF-8 text into token ids, with the model's special tokens around
- * them ([CLS] ... [SEP] for BERT) and truncated to max_tokens (0 = the
- * tokenizer's own limit). ids has room for cap entries; *n_ids receives the
- * count. Invalid UTF-8 gives AP_ERR_ENCODING with the byte offset. */
+ * them ([CLS] ... [SEP] for BERT; for byte-level BPE the BOS/EOS its GGUF
+ * asks for, none for SmolLM2) and truncated to max_tokens, those included
+ * (0 = the tokenizer's own limit). Special tokens written literally in the
+ * text ("[SEP]", "<|im_end|>") become their ids. ids has room for cap
+ * entries; *n_ids receives the count, or the count needed when cap is too
+ * small (AP_ERR_RANGE). Invalid UTF-8 gives AP_ERR_ENCODING with the byte
+ * offset. */
 enum ap_status ap_tokenizer_encode(const struct ap_tokenizer *tok, const char *text, size_t len,
                                    int32_t max_tokens, int32_t *ids, int32_t cap, int32_t *n_ids);
 
-/* The vocabulary entry of id, or NULL if out of range. */
+/* Token ids back to text (byte-level BPE only; WordPiece gives
+ * AP_ERR_UNSUPPORTED). Writes the bytes to buf, a NUL after them if cap
+ * leaves room, and their count to *len; cap too small gives AP_ERR_RANGE
+ * with the count needed in *len. decode(encode(text)) gives the text back
+ * (unless BOS/EOS are added or it was truncated), less any byte the
+ * vocabulary has no token for: those are dropped when encoding, as Hugging
+ * Face does (SmolLM2 lacks 21, e.g. U+0004 and the lead bytes of planes 4 to
+ * 11). A prefix of ids may end inside a UTF-8 character: while generating,
+ * hold back an incomplete tail until the next token completes it. */
+enum ap_status ap_tokenizer_decode(const struct ap_tokenizer *tok, const int32_t *ids, int32_t n, char *buf,
+                                   size_t cap, size_t *len);
+
+/* The vocabulary entry of id, or NULL if out of range. For byte-level BPE
+ * that is the GPT-2 spelling ("\xc4\xa0the", shown as "Ġthe"), as
+ * Hugging Face's convert_ids_to_tokens gives; ap_tokenizer_decode gives
+ * the bytes. */
 const char *ap_tokenizer_token(const struct ap_tokenizer *tok, int32_t id);
 int32_t ap_tokenizer_vocab_size(const struct ap_tokenizer *tok);
 

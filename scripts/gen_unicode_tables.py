@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """gen_unicode_tables.py [--no-reference] [OUT_DIR] — write src/model/unicode_tables.{c,h},
-the character data the WordPiece (BERT) normalizer and pre-tokenizer need:
+the character data the WordPiece (BERT) normalizer and pre-tokenizer and the
+byte-level BPE (GPT-2) pre-tokenizer need:
 
   * one sorted range table of character classes, each range with a flag set
     and a canonical combining class (ccc):
@@ -14,7 +15,14 @@ the character data the WordPiece (BERT) normalizer and pre-tokenizer need:
   * a sorted (code point -> sequence) table of full per-character lowercase
     mappings (str.lower() on one character, so no final-sigma context);
   * a 128-entry flag table for ASCII, the fast path;
-  * ap_uc_props / ap_uc_nfd / ap_uc_lower: binary-search look-ups.
+  * ap_uc_props / ap_uc_nfd / ap_uc_lower: binary-search look-ups;
+  * a second range table of the classes the byte-level BPE pre-tokenizers
+    test, with its own 128-entry ASCII table and ap_uc_bpe_class:
+      BPE_L        \\p{L} of the GPT-2 split regex (Oniguruma, as tokenizers runs it)
+      BPE_N        \\p{N} of that regex
+      BPE_S        \\s of that regex
+      BPE_NUMERIC  Rust's char::is_numeric (Nd, Nl, No), what the Digits
+                   pre-tokenizer isolates
 
 Everything starts from Python's unicodedata and str.lower(). The reference the
 C tokenizer must match is Hugging Face tokenizers, though, and it does not use
@@ -24,6 +32,11 @@ Unicode 10), and its case mapping from Rust's std (Unicode 16 and later). So,
 unless --no-reference is given, the script asks the installed tokenizers
 package, one code point at a time, what its BertNormalizer and BertPreTokenizer
 do, and where that differs from unicodedata it takes the reference's answer.
+The BPE classes are checked the same way: Oniguruma's \\s, \\p{L} and \\p{N}
+through tokenizers' Split pre-tokenizer (the same regex engine and syntax
+its ByteLevel pre-tokenizer uses), char::is_numeric through its Digits
+pre-tokenizer. Oniguruma and Rust's std are Unicode 16 or later, so
+Python 3.11's Unicode 14 misses their newer letters and digits.
 The differences are counted in the generated file's header. Without
 --no-reference the script needs `tokenizers` importable (run it with the
 project's .venv/bin/python).
@@ -51,6 +64,9 @@ ASCII_PUNCT = set(b'!"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~')
 F_WS, F_CTRL, F_PUNCT, F_CJK, F_MN = 1, 2, 4, 8, 16
 FLAG_NAMES = [(F_WS, "AP_UC_WS"), (F_CTRL, "AP_UC_CTRL"), (F_PUNCT, "AP_UC_PUNCT"),
               (F_CJK, "AP_UC_CJK"), (F_MN, "AP_UC_MN")]
+
+B_L, B_N, B_S, B_NUM = 1, 2, 4, 8
+BPE_NAMES = [(B_L, "AP_UC_BPE_L"), (B_N, "AP_UC_BPE_N"), (B_S, "AP_UC_BPE_S"), (B_NUM, "AP_UC_BPE_NUMERIC")]
 
 
 def is_surrogate(cp):
@@ -162,6 +178,64 @@ def patch_from_reference(flags, ccc, nfd, lower):
     return changed, tokenizers.__version__
 
 
+def bpe_from_unicodedata():
+    """Per-code-point BPE class bits from Python alone: L*, N*, White_Space, N*."""
+    cls = [0] * MAX_CP
+    for cp in range(MAX_CP):
+        if is_surrogate(cp):
+            continue
+        ch = chr(cp)
+        cat = unicodedata.category(ch)
+        f = 0
+        if cat.startswith("L"):
+            f |= B_L
+        if cat.startswith("N"):
+            f |= B_N | B_NUM
+        if ch.isspace() and not (0x1C <= cp <= 0x1F):
+            f |= B_S
+        cls[cp] = f
+    return cls
+
+
+def bpe_patch_from_reference(cls):
+    """Take tokenizers' answer for the BPE classes; return {class: count}."""
+    from tokenizers import Regex, pre_tokenizers
+
+    changed = {"letter": 0, "number": 0, "space": 0, "numeric": 0}
+    cps = [cp for cp in range(MAX_CP) if not is_surrogate(cp)]
+
+    def matched(pattern):
+        """The code points the pattern matches, one character at a time:
+        Split(..., "removed") keeps what it does not match, with offsets."""
+        split = pre_tokenizers.Split(Regex(pattern), behavior="removed")
+        out = set()
+        for i in range(0, len(cps), 4096):
+            block = cps[i:i + 4096]
+            text = "".join(chr(c) for c in block)
+            kept = [False] * len(block)
+            for piece, (a, b) in split.pre_tokenize_str(text):
+                assert text[a:b] == piece, "Split offsets are not character offsets"
+                for k in range(a, b):
+                    kept[k] = True
+            out.update(c for k, c in enumerate(block) if not kept[k])
+        return out
+
+    digits = pre_tokenizers.Digits(individual_digits=True)
+    sets = [(B_L, "letter", matched(r"\p{L}")), (B_N, "number", matched(r"\p{N}")),
+            (B_S, "space", matched(r"\s"))]
+    for cp in cps:
+        for bit, name, got in sets:
+            if bool(cls[cp] & bit) != (cp in got):
+                cls[cp] ^= bit
+                changed[name] += 1
+        # Digits isolates numeric characters: "a" c "a" -> three pieces
+        numeric = len(digits.pre_tokenize_str("a" + chr(cp) + "a")) == 3
+        if bool(cls[cp] & B_NUM) != numeric:
+            cls[cp] ^= B_NUM
+            changed["numeric"] += 1
+    return changed
+
+
 def check_assumptions(flags, ccc, nfd, lower):
     """The C normalizer streams characters and relies on these; fail loudly
     if a future Unicode version breaks one."""
@@ -174,6 +248,35 @@ def check_assumptions(flags, ccc, nfd, lower):
     for v in nfd.values():
         for c in v:
             assert c not in nfd and not hangul_syllable(c), "NFD table must hold full decompositions"
+
+
+def check_bpe_assumptions(cls):
+    """The C scanner treats letter, number and space as disjoint classes."""
+    for cp in range(MAX_CP):
+        c = cls[cp] & (B_L | B_N | B_S)
+        if c & (c - 1):
+            sys.exit(f"gen_unicode_tables.py: U+{cp:04X} is in two of \\p{{L}}, \\p{{N}}, \\s; the BPE scanner assumes not")
+
+
+def bpe_ranges(cls):
+    """Maximal runs of equal BPE class bits, code points above 127 with any set."""
+    out = []
+    cp = 128
+    while cp < MAX_CP:
+        if cls[cp] == 0:
+            cp += 1
+            continue
+        lo = cp
+        while cp + 1 < MAX_CP and cls[cp + 1] == cls[lo]:
+            cp += 1
+        out.append((lo, cp, cls[lo]))
+        cp += 1
+    return out
+
+
+def bpe_expr(f):
+    names = [n for bit, n in BPE_NAMES if f & bit]
+    return "|".join(names) if names else "0"
 
 
 def ranges(flags, ccc):
@@ -220,14 +323,16 @@ def seq_table(name, mapping):
 
 HEADER_H = """\
 /* unicode_tables.h — character classes, canonical decompositions and lowercase
- * mappings for the WordPiece (BERT) normalizer and pre-tokenizer.
+ * mappings for the WordPiece (BERT) normalizer and pre-tokenizer, and the
+ * character classes of the byte-level BPE (GPT-2) pre-tokenizers.
  *
  * GENERATED by scripts/gen_unicode_tables.py — do not edit; run
  *     .venv/bin/python scripts/gen_unicode_tables.py
  * Data: @SOURCE@
  *
- * Classes follow Hugging Face tokenizers' BertNormalizer / BertPreTokenizer,
- * which is what the tokenizer must reproduce (see docs/tokenizer.md). */
+ * Classes follow Hugging Face tokenizers (BertNormalizer, BertPreTokenizer,
+ * ByteLevel's regex, Digits), which is what the tokenizers must reproduce
+ * (see docs/tokenizer.md). */
 #ifndef AP_MODEL_UNICODE_TABLES_H
 #define AP_MODEL_UNICODE_TABLES_H
 
@@ -265,6 +370,18 @@ size_t ap_uc_nfd(uint32_t cp, uint32_t out[AP_UC_NFD_MAX]);
 /* Full lowercase mapping of cp on its own (no context) into out; returns its
  * length, 1 (out[0] = cp) when cp has none. */
 size_t ap_uc_lower(uint32_t cp, uint32_t out[AP_UC_LOWER_MAX]);
+
+/* Classes of the byte-level BPE pre-tokenizers. L, N and S are disjoint. */
+#define AP_UC_BPE_L 0x01u       /* \\p{L} of the GPT-2 split regex (Oniguruma)          */
+#define AP_UC_BPE_N 0x02u       /* \\p{N} of that regex                                 */
+#define AP_UC_BPE_S 0x04u       /* \\s of that regex (White_Space)                      */
+#define AP_UC_BPE_NUMERIC 0x08u /* Rust char::is_numeric: isolated by Digits             */
+
+/* BPE classes of the ASCII characters, indexed by byte. */
+extern const uint8_t ap_uc_bpe_ascii[128];
+
+/* BPE classes of cp (any value; out-of-range code points have none). */
+uint8_t ap_uc_bpe_class(uint32_t cp);
 
 #endif
 """
@@ -338,6 +455,19 @@ size_t ap_uc_lower(uint32_t cp, uint32_t out[AP_UC_LOWER_MAX]) {
     for (size_t i = 0; i < e->len; i++) out[i] = ap_uc_lower_map_pool[e->off + i];
     return e->len;
 }
+
+uint8_t ap_uc_bpe_class(uint32_t cp) {
+    if (cp < 128) return ap_uc_bpe_ascii[cp];
+    size_t lo = 0, hi = sizeof ap_uc_bpe_ranges / sizeof ap_uc_bpe_ranges[0];
+    while (lo < hi) { /* first range with hi >= cp */
+        size_t mid = lo + (hi - lo) / 2;
+        if (ap_uc_bpe_ranges[mid].hi < cp) lo = mid + 1;
+        else hi = mid;
+    }
+    if (lo < sizeof ap_uc_bpe_ranges / sizeof ap_uc_bpe_ranges[0] && ap_uc_bpe_ranges[lo].lo <= cp)
+        return ap_uc_bpe_ranges[lo].flags;
+    return 0;
+}
 """
 
 
@@ -350,11 +480,13 @@ def main():
     args = ap.parse_args()
 
     flags, ccc, nfd, lower = from_unicodedata()
+    bpe = bpe_from_unicodedata()
     source = f"Unicode {unicodedata.unidata_version} (Python {sys.version.split()[0]} unicodedata)"
     notes = []
     if not args.no_reference:
         try:
             changed, version = patch_from_reference(flags, ccc, nfd, lower)
+            bpe_changed = bpe_patch_from_reference(bpe)
         except ImportError:
             sys.exit("gen_unicode_tables.py: the Python package 'tokenizers' is needed to check the tables "
                      "against Hugging Face (run with .venv/bin/python), or pass --no-reference")
@@ -363,7 +495,11 @@ def main():
         notes.append(" * (its categories are Unicode 8.0, its NFD about Unicode 10, its case mapping")
         notes.append(" * Rust std's, Unicode 16 or later):")
         notes.append(" *   " + ", ".join(f"{k} {v}" for k, v in changed.items()))
+        notes.append(" * and for the BPE classes (Oniguruma's and Rust's Unicode 16 or later):")
+        notes.append(" *   " + ", ".join(f"{k} {v}" for k, v in bpe_changed.items()))
     check_assumptions(flags, ccc, nfd, lower)
+    check_bpe_assumptions(bpe)
+    brng = bpe_ranges(bpe)
 
     rng = ranges(flags, ccc)
     nfd_src, nfd_rows, nfd_pool = seq_table("ap_uc_nfd_map", nfd)
@@ -374,7 +510,7 @@ def main():
     out.append(f" * Data: {source}.")
     out.extend(notes)
     out.append(f" * {len(rng)} class ranges, {nfd_rows} decompositions ({nfd_pool} code points),")
-    out.append(f" * {low_rows} lowercase mappings ({low_pool} code points). */")
+    out.append(f" * {low_rows} lowercase mappings ({low_pool} code points), {len(brng)} BPE class ranges. */")
     out.append('#include "model/unicode_tables.h"')
     out.append("")
     out.append(f'const char ap_uc_source[] = "{source}";')
@@ -405,6 +541,23 @@ def main():
     out.append("")
     out.append("/* Full lowercase mappings of single characters. */")
     out.append(low_src)
+    out.append("")
+    out.append("/* BPE classes of the ASCII characters. */")
+    out.append("const uint8_t ap_uc_bpe_ascii[128] = {")
+    for i in range(0, 128, 8):
+        out.append("    " + " ".join(f"{bpe_expr(bpe[c])}," for c in range(i, i + 8)))
+    out.append("};")
+    out.append("")
+    out.append("struct ap_uc_bpe_range {")
+    out.append("    uint32_t lo, hi; /* inclusive */")
+    out.append("    uint8_t flags;")
+    out.append("};")
+    out.append("")
+    out.append("/* Code points 128 and up with any BPE class: {lo, hi, flags}. */")
+    out.append(f"static const struct ap_uc_bpe_range ap_uc_bpe_ranges[{len(brng)}] = {{")
+    for lo, hi, f in brng:
+        out.append(f"    {{0x{lo:04X}, 0x{hi:04X}, {bpe_expr(f)}}},")
+    out.append("};")
     out.append(CODE_C)
 
     os.makedirs(args.out_dir, exist_ok=True)

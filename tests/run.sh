@@ -17,6 +17,7 @@ cd "$ROOT"
 PY=.venv/bin/python
 export AP_MODEL_DIR="$ROOT/models/all-MiniLM-L6-v2"
 export AP_DECODER="$ROOT/models/SmolLM2-135M-Instruct/model.gguf"
+DECODER_DIR="$ROOT/models/SmolLM2-135M-Instruct"
 export AP_FIXTURES="$ROOT/$B/fixtures"
 export AP_SOURCE_DIR="$ROOT"
 export AP_TOOL="$ROOT/$B/attnprune"
@@ -31,7 +32,8 @@ record() { # name status
 }
 
 # -- 1. fixtures ------------------------------------------------------------
-stamp_want=$(cat tests/ref/*.py tests/data/* "$AP_MODEL_DIR/config.json" scripts/requirements.txt | sha256sum | cut -d' ' -f1)
+stamp_want=$( (cat tests/ref/*.py tests/data/* "$AP_MODEL_DIR/config.json" scripts/requirements.txt;
+               stat -c '%s %Y' "$DECODER_DIR/model.gguf" 2>/dev/null) | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$AP_FIXTURES/.stamp" 2>/dev/null)" != "$stamp_want" ]; then
     echo "making reference fixtures in $AP_FIXTURES (PyTorch, transformers, sentence-transformers)"
     mkdir -p "$AP_FIXTURES"
@@ -39,6 +41,7 @@ if [ "$(cat "$AP_FIXTURES/.stamp" 2>/dev/null)" != "$stamp_want" ]; then
     $PY tests/ref/bert_reference.py --model "$AP_MODEL_DIR" --text data/austen/paragraphs.txt \
         --lines 300 --out "$AP_FIXTURES" || ok=1
     $PY tests/ref/tokenizer_ids.py --model "$AP_MODEL_DIR" "$AP_FIXTURES" || ok=1
+    $PY tests/ref/bpe_ids.py --model "$DECODER_DIR" --out "$AP_FIXTURES" || ok=1
     $PY tests/ref/qkv_fixture.py --model "$AP_MODEL_DIR" --text data/austen/emma.txt --out "$AP_FIXTURES" || ok=1
     $PY tests/ref/llama_reference.py --gguf "$AP_DECODER" --text data/austen/emma.txt --out "$AP_FIXTURES" || ok=1
     $PY tests/ref/gguf_fixture.py --out "$AP_FIXTURES" || ok=1

@@ -51,29 +51,6 @@ struct ap_wordpiece_params ap_wordpiece_default_params(void) {
 
 /* ------------------------------------------------------------ vocabulary */
 
-/* FNV-1a: tokens are a few bytes long, so a simple byte loop is enough. */
-static uint32_t hash_bytes(const char *s, size_t n) {
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)s[i]) * 16777619u;
-    return h;
-}
-
-static int32_t vocab_find(const struct ap_vocab *v, const char *s, size_t n) {
-    uint32_t h = hash_bytes(s, n);
-    for (uint32_t i = h & v->mask;; i = (i + 1) & v->mask) {
-        uint64_t e = v->slot[i];
-        if (!e) return -1;
-        if ((uint32_t)(e >> 32) != h) continue;
-        int32_t id = (int32_t)(uint32_t)e - 1;
-        if (v->off[id + 1] - 1 - v->off[id] == n && memcmp(v->text + v->off[id], s, n) == 0) return id;
-    }
-}
-
-int32_t ap_tokenizer_lookup(const struct ap_tokenizer *tok, const char *s, size_t len) {
-    if (!tok || (!s && len)) return -1;
-    return vocab_find(&tok->vocab, s, len);
-}
-
 /* The length of line[0..n) less trailing White_Space (Rust's trim_end).
  * The line is valid UTF-8. */
 static size_t trim_end(const uint8_t *line, size_t n) {
@@ -183,7 +160,7 @@ enum ap_status ap_wordpiece_load_memory(const char *data, size_t size, const cha
         pos = end + 1;
         if ((int32_t)n > tok->vocab.max_len) tok->vocab.max_len = (int32_t)n;
         if (n == 0) continue; /* an empty entry keeps its id but can never match */
-        int32_t prev = vocab_find(&tok->vocab, text + off[id], n);
+        int32_t prev = ap_vocab_find(&tok->vocab, text + off[id], n);
         if (prev >= 0) {
             char q[48];
             quote_token(q, sizeof q, text + off[id], n);
@@ -191,7 +168,7 @@ enum ap_status ap_wordpiece_load_memory(const char *data, size_t size, const cha
             return ap_error(AP_ERR_FORMAT, "%s:%zu: duplicate token '%s' (first on line %d)", name, id + 1, q,
                             prev + 1);
         }
-        uint32_t h = hash_bytes(text + off[id], n);
+        uint32_t h = ap_vocab_hash(text + off[id], n);
         uint32_t i = h & tok->vocab.mask;
         while (slot[i]) i = (i + 1) & tok->vocab.mask;
         slot[i] = ((uint64_t)h << 32) | (uint64_t)(id + 1);
@@ -201,7 +178,7 @@ enum ap_status ap_wordpiece_load_memory(const char *data, size_t size, const cha
     static const char *const required[] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]"};
     int32_t *const ids[] = {&tok->pad_id, &tok->unk_id, &tok->cls_id, &tok->sep_id};
     for (int k = 0; k < 4; k++) {
-        *ids[k] = vocab_find(&tok->vocab, required[k], strlen(required[k]));
+        *ids[k] = ap_vocab_find(&tok->vocab, required[k], strlen(required[k]));
         if (*ids[k] < 0) {
             int bom = size >= 3 && d[0] == 0xEF && d[1] == 0xBB && d[2] == 0xBF;
             free(block);
@@ -209,7 +186,7 @@ enum ap_status ap_wordpiece_load_memory(const char *data, size_t size, const cha
                             name, required[k], bom ? " (the file starts with a UTF-8 byte-order mark; remove it)" : "");
         }
     }
-    tok->mask_id = vocab_find(&tok->vocab, "[MASK]", 6);
+    tok->mask_id = ap_vocab_find(&tok->vocab, "[MASK]", 6);
     const int32_t specials[5] = {tok->pad_id, tok->unk_id, tok->cls_id, tok->sep_id, tok->mask_id};
     for (int k = 0; k < 5; k++) {
         if (specials[k] < 0) continue;
@@ -256,8 +233,6 @@ enum ap_status ap_wordpiece_load(const char *vocab_path, struct ap_wordpiece_par
     free(buf);
     return st;
 }
-
-void ap_tokenizer_free(struct ap_tokenizer *tok) { free(tok); }
 
 /* --------------------------------------------------------------- encoding */
 
@@ -316,8 +291,8 @@ static void end_word(struct wp_state *s) {
             s->word[start + 1] = '#';
         }
         while (end > start) {
-            id = start ? vocab_find(s->v, (const char *)s->word + start, end - start + 2)
-                       : vocab_find(s->v, (const char *)w, end);
+            id = start ? ap_vocab_find(s->v, (const char *)s->word + start, end - start + 2)
+                       : ap_vocab_find(s->v, (const char *)w, end);
             if (id >= 0) break;
             do end--;
             while (end > start && (w[end] & 0xC0) == 0x80);
@@ -523,39 +498,14 @@ static enum ap_status wordpiece_encode(const struct ap_tokenizer *tok, const uin
     return AP_OK;
 }
 
-/* ------------------------------------------------------------ public API */
-
-/* Public entry points of attnprune.h. They dispatch on the tokenizer kind;
- * when a second kind arrives they move to a shared tokenizer.c. */
-enum ap_status ap_tokenizer_encode(const struct ap_tokenizer *tok, const char *text, size_t len, int32_t max_tokens,
-                                   int32_t *ids, int32_t cap, int32_t *n_ids) {
-    if (n_ids) *n_ids = 0;
-    if (!tok) return ap_error(AP_ERR_INVALID_ARG, "ap_tokenizer_encode: tokenizer is NULL");
-    if (!n_ids) return ap_error(AP_ERR_INVALID_ARG, "ap_tokenizer_encode: n_ids is NULL");
-    if (!text && len) return ap_error(AP_ERR_INVALID_ARG, "ap_tokenizer_encode: text is NULL but len is %zu", len);
-    if (cap < 0 || (!ids && cap > 0))
-        return ap_error(AP_ERR_INVALID_ARG, "ap_tokenizer_encode: ids must hold cap >= 0 entries (cap %d, ids %s)",
-                        cap, ids ? "set" : "NULL");
-    if (max_tokens < 0)
-        return ap_error(AP_ERR_INVALID_ARG, "ap_tokenizer_encode: max_tokens must be >= 0 (0 = the tokenizer's own), got %d",
-                        max_tokens);
+/* The WordPiece half of ap_tokenizer_encode (tokenizer.c has checked the
+ * arguments and the UTF-8): max_tokens 0 is the tokenizer's own limit, and
+ * the limit counts [CLS] and [SEP]. */
+enum ap_status ap_wordpiece_encode(const struct ap_tokenizer *tok, const uint8_t *text, size_t len,
+                                   int32_t max_tokens, int32_t *ids, int32_t cap, int32_t *n_ids) {
     int32_t eff = max_tokens ? max_tokens : tok->wp.max_tokens;
     if (eff == 1)
         return ap_error(AP_ERR_RANGE, "ap_tokenizer_encode: max_tokens 1 leaves no room for [CLS] and [SEP]; use 2 or more");
-    const uint8_t *t = (const uint8_t *)text;
-    size_t bad = len ? ap_utf8_validate(t, len) : 0;
-    if (bad != len)
-        return ap_error(AP_ERR_ENCODING, "invalid UTF-8 at byte %zu (0x%02X) of a %zu-byte text", bad, t[bad], len);
     int64_t limit = eff > 0 ? eff - 2 : INT64_MAX;
-    switch (tok->kind) {
-    case AP_TOKENIZER_WORDPIECE: return wordpiece_encode(tok, t, len, limit, ids, cap, n_ids);
-    }
-    return ap_error(AP_ERR_UNSUPPORTED, "ap_tokenizer_encode: unknown tokenizer kind %d", (int)tok->kind);
+    return wordpiece_encode(tok, text, len, limit, ids, cap, n_ids);
 }
-
-const char *ap_tokenizer_token(const struct ap_tokenizer *tok, int32_t id) {
-    if (!tok || id < 0 || id >= tok->vocab.n) return NULL;
-    return tok->vocab.text + tok->vocab.off[id];
-}
-
-int32_t ap_tokenizer_vocab_size(const struct ap_tokenizer *tok) { return tok ? tok->vocab.n : 0; }
