@@ -125,6 +125,9 @@ enum ap_status ap_tokenizer_decode(const struct ap_tokenizer *tok, const int32_t
  * the bytes. */
 const char *ap_tokenizer_token(const struct ap_tokenizer *tok, int32_t id);
 int32_t ap_tokenizer_vocab_size(const struct ap_tokenizer *tok);
+/* The end-of-sequence token of a decoder's tokenizer (generation stops
+ * there), or -1 when it has none (WordPiece). */
+int32_t ap_tokenizer_eos(const struct ap_tokenizer *tok);
 
 /* ------------------------------------------------------------------ model */
 

@@ -6,7 +6,10 @@
 #include <math.h>
 
 void ap_linear(const float *x, int32_t S, int32_t K, const float *W, const float *b, int32_t N, float *y) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, S, N, K, 1.0f, x, K, W, K, 0.0f, y, N);
+    if (S == 1) /* a decode step: a matrix-vector product, memory bound */
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, N, K, 1.0f, W, K, x, 1, 0.0f, y, 1);
+    else
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, S, N, K, 1.0f, x, K, W, K, 0.0f, y, N);
     if (!b) return;
     for (int32_t i = 0; i < S; i++) {
         float *row = y + (int64_t)i * N;

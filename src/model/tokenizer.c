@@ -84,3 +84,7 @@ const char *ap_tokenizer_token(const struct ap_tokenizer *tok, int32_t id) {
 }
 
 int32_t ap_tokenizer_vocab_size(const struct ap_tokenizer *tok) { return tok ? tok->vocab.n : 0; }
+
+int32_t ap_tokenizer_eos(const struct ap_tokenizer *tok) {
+    return tok && tok->kind == AP_TOKENIZER_BPE ? tok->bpe.eos_id : -1;
+}

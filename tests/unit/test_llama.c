@@ -233,3 +233,50 @@ TEST(llama_entry_points_check_the_architecture) {
     CHECK_STATUS(ap_model_decode(m, &id, 1, NULL, NULL), AP_ERR_UNSUPPORTED);
     ap_model_free(m);
 }
+
+/* SpAtten's progressive quantization acts in decode steps: with 24-bit keys
+ * and values whose MSB part is the whole code, attention is dense within
+ * float rounding; with 4 MSB bits out of 12 and a threshold of 1 (every row
+ * requantized) it is 12-bit attention, close to dense; with a threshold of
+ * 0 (never requantized) the 4-bit keys move the result further. */
+TEST(llama_spatten_progressive_quantization_in_decode) {
+    char p_ids[4096];
+    if (!fixture(p_ids, sizeof p_ids, "ids.npy")) return;
+    struct ap_npy *n_ids = NULL;
+    CHECK_STATUS(ap_npy_open(p_ids, &n_ids), AP_OK);
+    int64_t S = 0;
+    const int32_t *ids = npy_i32(n_ids, &S);
+    const char *specs[4] = {"dense", "spatten:token_keep=1,pq=1,key_bits=24,msb_bits=24,value_bits=24",
+                            "spatten:token_keep=1,pq=1,key_bits=12,msb_bits=4,pq_threshold=1",
+                            "spatten:token_keep=1,pq=1,key_bits=12,msb_bits=4,pq_threshold=0"};
+    float *h[4] = {0};
+    int32_t D = 0;
+    for (int s = 0; s < 4 && ids && S >= 48; s++) {
+        struct ap_model *m = load(2, 64, specs[s]);
+        if (!m) break;
+        struct ap_model_info in;
+        ap_model_get_info(m, &in);
+        D = in.hidden;
+        h[s] = malloc(sizeof(float) * 48 * (size_t)D);
+        REQUIRE(h[s]);
+        CHECK_STATUS(ap_model_decode(m, ids, 32, h[s], NULL), AP_OK);
+        for (int32_t i = 32; i < 48; i++)
+            CHECK_STATUS(ap_model_decode(m, ids + i, 1, h[s] + (int64_t)i * D, NULL), AP_OK);
+        ap_model_free(m);
+    }
+    if (h[0] && h[1] && h[2] && h[3]) {
+        double d1 = 0, d2 = 0, d3 = 0;
+        for (int64_t x = 32 * (int64_t)D; x < 48 * (int64_t)D; x++) {
+            d1 = fmax(d1, fabs(h[1][x] - h[0][x]));
+            d2 = fmax(d2, fabs(h[2][x] - h[0][x]));
+            d3 = fmax(d3, fabs(h[3][x] - h[0][x]));
+        }
+        /* the prefill rows are untouched: quantization is for decode steps */
+        CHECK_ARRAY_NEAR("prefill rows", h[3], h[0], (size_t)32 * D, 2e-4);
+        CHECK(d1 < 2e-3);
+        CHECK(d2 < d3);
+        CHECK(d3 > 1e-2);
+    }
+    for (int s = 0; s < 4; s++) free(h[s]);
+    ap_npy_close(n_ids);
+}
