@@ -67,9 +67,10 @@ size_t ap_attention_f32_scratch(int32_t n_q, int32_t n_k) {
 /* exp(x) for x <= 0 in plain float arithmetic that the compiler can
  * vectorize (libm's expf is a call, which stops the loop from being
  * vectorized): Cephes' expf. x = n ln2 + r with |r| <= ln2/2, exp(r) by a
- * degree-6 polynomial, 2^n put into the exponent bits. Relative error
- * within 2 ulp of expf on [-87, 0]; below -87 (where expf is subnormal or
- * 0) and for -inf it returns 0; NaN gives NaN. */
+ * degree-6 polynomial, 2^n put into the exponent bits. Within 1 ulp of
+ * the exact exp on [-87, 0] (0.99 ulp at worst on 10^8 samples; libm's
+ * expf: 0.5); below -87 (exp < 1.7e-38) and for -inf it returns 0; NaN
+ * gives NaN. */
 static inline float exp_nonpositive(float x) {
     const float log2e = 1.44269504088896341f;
     const float ln2_hi = 0.693359375f, ln2_lo = -2.12194440e-4f;

@@ -18,7 +18,7 @@
 #include "test.h"
 
 /* Tolerances, named once. The kernel computes scores with float dot
- * products, exp in float (within 2 ulp) and P·V with float accumulation
+ * products, exp in float (within 1 ulp) and P·V with float accumulation
  * over up to T keys; the reference does all of it in double. A score's
  * float error grows with its magnitude and moves its probability by about
  * that much relatively, so the output tolerance scales with the scores'
