@@ -5,6 +5,7 @@
 #define AP_TOOLS_CLI_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "attnprune.h"
@@ -63,6 +64,10 @@ struct ap_chunk_progress {
     int mode; /* -1 auto, 0 off, 1 on */
 };
 void ap_cli_chunk_progress(void *user, int64_t done, int64_t total);
+
+/* Write one CSV field followed by ',' (or '\n' when last), quoted when it
+ * holds a comma, quote or newline. */
+void ap_cli_csv_field(FILE *f, const char *s, int last);
 
 /* Read a whole file ("-" or NULL = stdin) into memory; *len excludes the NUL
  * that is appended. Errors name the file. */

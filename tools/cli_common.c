@@ -157,3 +157,17 @@ void ap_cli_chunk_progress(void *user, int64_t done, int64_t total) {
     ap_progress_update(&p->bar, done);
     if (done == total) ap_progress_end(&p->bar);
 }
+
+void ap_cli_csv_field(FILE *f, const char *s, int last) {
+    if (strpbrk(s, ",\"\n")) {
+        fputc('"', f);
+        for (; *s; s++) {
+            if (*s == '"') fputc('"', f);
+            fputc(*s, f);
+        }
+        fputc('"', f);
+    } else {
+        fputs(s, f);
+    }
+    fputc(last ? '\n' : ',', f);
+}

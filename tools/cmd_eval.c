@@ -39,20 +39,6 @@ static void help(FILE *f) {
             "  -h, --help              this text\n");
 }
 
-/* Write one CSV field, quoted when it holds a comma, quote or newline. */
-static void csv_field(FILE *f, const char *s, int last) {
-    if (strpbrk(s, ",\"\n")) {
-        fputc('"', f);
-        for (; *s; s++) {
-            if (*s == '"') fputc('"', f);
-            fputc(*s, f);
-        }
-        fputc('"', f);
-    } else {
-        fputs(s, f);
-    }
-    fputc(last ? '\n' : ',', f);
-}
 
 static int append_row(const char *path, const char *spec, const struct ap_eval_result *r) {
     FILE *f = fopen(path, "a");
@@ -64,13 +50,13 @@ static int append_row(const char *path, const char *spec, const struct ap_eval_r
     const char *colon = strchr(spec, ':');
     snprintf(name, sizeof name, "%.*s", colon ? (int)(colon - spec) : (int)strlen(spec), spec);
     snprintf(params, sizeof params, "%s", colon ? colon + 1 : "");
-    csv_field(f, name, 0);
-    csv_field(f, params, 0);
+    ap_cli_csv_field(f, name, 0);
+    ap_cli_csv_field(f, params, 0);
     snprintf(num, sizeof num, "%.6f,%.6f,%.6f,%.8f,%.8f,%lld,%lld,%.2f", r->density, r->mass_recall, r->out_rel_err,
              r->emb_cos_mean, r->emb_cos_min, (long long)r->chunks, (long long)r->tokens, r->seconds);
     fputs(num, f);
     fputc(',', f);
-    csv_field(f, r->note, 1);
+    ap_cli_csv_field(f, r->note, 1);
     int bad = fflush(f) != 0 || fsync(fileno(f)) != 0;
     bad |= fclose(f) != 0;
     if (bad) return ap_cli_fail("eval", "%s: write error", path);

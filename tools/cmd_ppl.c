@@ -53,19 +53,6 @@ struct run {
     int progress_mode, failed;
 };
 
-static void csv_field(FILE *f, const char *s, int last) {
-    if (strpbrk(s, ",\"\n")) {
-        fputc('"', f);
-        for (; *s; s++) {
-            if (*s == '"') fputc('"', f);
-            fputc(*s, f);
-        }
-        fputc('"', f);
-    } else {
-        fputs(s, f);
-    }
-    fputc(last ? '\n' : ',', f);
-}
 
 static void on_window(void *user, const struct ap_ppl_window *w) {
     struct run *r = user;
@@ -85,8 +72,8 @@ static void on_window(void *user, const struct ap_ppl_window *w) {
     char name[256], num[512];
     const char *colon = strchr(r->spec, ':');
     snprintf(name, sizeof name, "%.*s", colon ? (int)(colon - r->spec) : (int)strlen(r->spec), r->spec);
-    csv_field(f, name, 0);
-    csv_field(f, colon ? colon + 1 : "", 0);
+    ap_cli_csv_field(f, name, 0);
+    ap_cli_csv_field(f, colon ? colon + 1 : "", 0);
     snprintf(num, sizeof num, "%d,%d,%lld,%lld,%lld,%lld,%.6f,%.6f,%.6f,%lld,%.6f,%.3f,%.3f\n", r->ctx, r->stride,
              (long long)w->index, (long long)w->begin, (long long)w->end, (long long)w->scored, w->nll, w->nll_dense,
              w->kl_sum, (long long)w->top1_agree, w->density, w->seconds, w->seconds_dense);
