@@ -44,6 +44,20 @@ expect "embed --help" 0 "-o, --output" -- "$TOOL" embed --help
 expect "info --help" 0 "-m, --model" -- "$TOOL" info --help
 expect "methods" 0 "^dense — " -- "$TOOL" methods
 expect "info" 0 "heads +12 \(head dim 32\)" -- "$TOOL" info -m "$MODEL"
+
+# the decoder: ppl and generate
+DEC=$ROOT/models/SmolLM2-135M-Instruct/model.gguf
+head -c 3000 "$ROOT/data/austen/emma.txt" > "$T/emma-head.txt"
+expect "ppl --help" 0 "--stride N" -- "$TOOL" ppl --help
+expect "ppl without -m" 2 "-m MODEL.gguf is required" -- "$TOOL" ppl -i "$T/emma-head.txt"
+expect "ppl stride above ctx" 2 "--stride 300 exceeds --ctx 200" -- "$TOOL" ppl -m "$DEC" -i "$T/emma-head.txt" --ctx 200 --stride 300
+expect "ppl of an encoder" 1 "not a decoder" -- "$TOOL" ppl -m "$MODEL" -i "$T/emma-head.txt" --ctx 128
+expect "ppl dense, last line ppl=" 0 "^ppl=[0-9]+\.[0-9]+$" -- "$TOOL" ppl -m "$DEC" -i "$T/emma-head.txt" --ctx 128 -t 2 --no-progress
+expect "ppl with a method and CSV" 0 "top-1" -- "$TOOL" ppl -m "$DEC" -i "$T/emma-head.txt" --ctx 128 -a oracle-topk:keep=0.5 -o "$T/ppl.csv" -t 2 --no-progress
+rows=$(($(wc -l < "$T/ppl.csv") - 1))
+if [ "$rows" -ge 2 ] && head -1 "$T/ppl.csv" | grep -q '^method,params,ctx,stride,window'; then ok "ppl CSV has a header and a row per window"; else bad "ppl CSV has a header and a row per window" "$(cat "$T/ppl.csv")"; fi
+expect "generate" 0 "generated 4 tokens" -- "$TOOL" generate -m "$DEC" -p "It is a truth universally" -n 4 --ignore-eos -t 2
+expect "generate without a prompt" 2 "-p PROMPT is required" -- "$TOOL" generate -m "$DEC"
 expect "info: layers" 0 "layers +6" -- "$TOOL" info -m "$MODEL"
 expect "info: max tokens" 0 "max tokens +256" -- "$TOOL" info -m "$MODEL"
 expect "info: pooling" 0 "pooling +mean, L2-normalized" -- "$TOOL" info -m "$MODEL"
