@@ -354,6 +354,10 @@ TEST(bpe_load_errors_name_the_problem) {
     m.len = 4;
     t.merges[5] = m;
     CHECK_STATUS(load_tiny(&t), AP_ERR_FORMAT);
+    m.data = NULL;
+    m.len = 3;
+    t.merges[5] = m;
+    CHECK_STATUS(load_tiny(&t), AP_ERR_FORMAT);
 
     tiny_spec(&t, "smollm");
     struct ap_bpe_str tk = {"hello", 5};
