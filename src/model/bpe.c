@@ -197,7 +197,7 @@ static enum ap_status check_spec(const struct ap_bpe_spec *sp, const char *name,
 static enum ap_status add_merge(struct ap_tokenizer *tok, struct ap_bpe_merge *table, const struct ap_bpe_str *m,
                                 int32_t rank, char *buf, const char *name) {
     char q[64];
-    const char *sp = m->len ? memchr(m->data, ' ', m->len) : NULL;
+    const char *sp = m->data && m->len ? memchr(m->data, ' ', m->len) : NULL;
     size_t nl = sp ? (size_t)(sp - m->data) : 0, nr = sp ? m->len - nl - 1 : 0;
     if (!m->data || !sp || nl == 0 || nr == 0 || memchr(sp + 1, ' ', nr)) {
         quote(q, sizeof q, m->data ? m->data : "", m->data ? m->len : 0);

@@ -3,7 +3,9 @@
 (tests/unit/test_bpe.c), from Hugging Face tokenizers.
 
     bpe_ids.py --out DIR                   write DIR/bpe/vocab.json and DIR/bpe/ids.txt
-    bpe_ids.py --out DIR --bench FILE      also time tokenizers on FILE (tokens/s)
+
+(bench/bpe_tokenizers.py times the same tokenizer; bench/bpe_vs_tokenizers.sh
+compares it with ours.)
 
 The reference is SmolLM2's tokenizer.json as published on the Hugging Face
 hub, rebuilt from the GGUF's own vocabulary and merges (read with the gguf
@@ -52,7 +54,6 @@ import os
 import random
 import sys
 import tempfile
-import time
 
 import tokenizers
 from gguf import GGUFReader
@@ -231,7 +232,6 @@ def main():
     ap.add_argument("--model", default="models/SmolLM2-135M-Instruct")
     ap.add_argument("--austen", default="data/austen")
     ap.add_argument("--pydoc", default="data/pydoc")
-    ap.add_argument("--bench", metavar="FILE", help="also time the hub tokenizer on FILE (one encode of the whole file)")
     ap.add_argument("--no-transformers", action="store_true",
                     help="skip transformers' GGUF tokenizer (its column is then a copy of the hub ids)")
     args = ap.parse_args()
@@ -290,18 +290,6 @@ def main():
           f"tokenizers' own round trip fails on {roundtrip_fails}", file=sys.stderr)
     for i in differs[:3]:
         print(f"  differs: {plain[i]!r}\n    hub  {hub[i]}\n    gguf {conv[i]}", file=sys.stderr)
-
-    if args.bench:
-        with open(args.bench, encoding="utf-8") as f:
-            text = f.read()
-        best = None
-        for _ in range(5):
-            t0 = time.perf_counter()
-            n = len(tok.encode(text).ids)
-            dt = time.perf_counter() - t0
-            best = dt if best is None or dt < best else best
-        print(f"bpe_ids.py: tokenizers {tokenizers.__version__} on {args.bench}: {n} tokens in {best:.3f} s "
-              f"(best of 5, one encode call) = {n / best:,.0f} tokens/s", file=sys.stderr)
 
 
 if __name__ == "__main__":

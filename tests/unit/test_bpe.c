@@ -354,6 +354,10 @@ TEST(bpe_load_errors_name_the_problem) {
     m.len = 4;
     t.merges[5] = m;
     CHECK_STATUS(load_tiny(&t), AP_ERR_FORMAT);
+    m.data = NULL;
+    m.len = 3;
+    t.merges[5] = m;
+    CHECK_STATUS(load_tiny(&t), AP_ERR_FORMAT);
 
     tiny_spec(&t, "smollm");
     struct ap_bpe_str tk = {"hello", 5};
@@ -398,7 +402,7 @@ TEST(bpe_load_errors_name_the_problem) {
 
 #define PARITY_HOWTO                                                                                   \
     "make it with: .venv/bin/python tests/ref/bpe_ids.py --out DIR, then run with AP_FIXTURES=DIR " \
-    "(make test does both)"
+    "(make test does both, in build/fixtures)"
 
 static char *read_all(const char *path, size_t *size) {
     FILE *f = fopen(path, "rb");
@@ -527,6 +531,22 @@ static void print_ids(const char *label, const int32_t *ids, int32_t n) {
     fprintf(stderr, "%s\n", n > 40 ? " ..." : "");
 }
 
+/* AP_FIXTURES, or else build/fixtures under the source directory when
+ * make test has made the fixture there (so build-asan/tests/unit_tests bpe
+ * works from the repository root), or NULL. */
+static const char *fixture_dir(void) {
+    static char dir[4096];
+    const char *fix = ap_test_fixture_dir();
+    if (fix) return fix;
+    snprintf(dir, sizeof dir, "%s/build/fixtures", ap_test_source_dir());
+    char path[4200];
+    snprintf(path, sizeof path, "%s/bpe/ids.txt", dir);
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fclose(f);
+    return dir;
+}
+
 /* Encode every line of FIX/bpe/ids.txt with tok and compare with the
  * hub ids; decode them back. label names the tokenizer's source. */
 static void parity(const struct ap_tokenizer *tok, const char *fix, const char *label) {
@@ -645,9 +665,11 @@ static void parity(const struct ap_tokenizer *tok, const char *fix, const char *
 }
 
 TEST(bpe_parity_with_hugging_face) {
-    const char *fix = ap_test_fixture_dir();
+    const char *fix = fixture_dir();
     if (!fix) {
-        ap_test_fail(__FILE__, __LINE__, "AP_FIXTURES is not set: the parity test needs bpe/ids.txt; " PARITY_HOWTO);
+        ap_test_fail(__FILE__, __LINE__,
+                     "no fixture (AP_FIXTURES unset, none in build/fixtures): the parity test needs bpe/ids.txt; "
+                     PARITY_HOWTO);
         return;
     }
     char path[4096];
@@ -855,8 +877,8 @@ TEST(bpe_gguf_smollm2) {
     int missing = 0;
     for (int c = 0; c < 256; c++) missing += tok->bpe.byte_id[c] < 0;
     CHECK_EQ_INT(missing, 21); /* SmolLM2 has no token for 21 bytes (see docs/tokenizer.md) */
-    const char *fix = ap_test_fixture_dir();
+    const char *fix = fixture_dir();
     if (fix) parity(tok, fix, "SmolLM2 GGUF");
-    else ap_test_fail(__FILE__, __LINE__, "AP_FIXTURES is not set; " PARITY_HOWTO);
+    else ap_test_fail(__FILE__, __LINE__, "no fixture (AP_FIXTURES unset, none in build/fixtures); " PARITY_HOWTO);
     ap_tokenizer_free(tok);
 }
