@@ -136,6 +136,8 @@ struct wanted {
     const char *name;
     int64_t ne0, ne1; /* GGUF order: ne0 = input features (fastest), ne1 = rows; ne1 = 0 for a vector */
     const float **dst;
+    struct ap_gguf_tensor t; /* found and checked by check_tensor */
+    int64_t offset;          /* where its floats start in ll->weights */
 };
 
 static enum ap_status check_tensor(const struct ap_gguf *g, const char *path, const struct wanted *w,
@@ -179,9 +181,9 @@ static enum ap_status load_weights(struct ap_model *m, struct ap_llama *ll, cons
         return ap_error(AP_ERR_NOMEM, "out of memory loading %s", path);
     }
     size_t n = 0;
-    w[n++] = (struct wanted){"token_embd.weight", D, V, &ll->tok_embd};
-    w[n++] = (struct wanted){"output_norm.weight", D, 0, &ll->out_norm};
-    if (!ll->tied) w[n++] = (struct wanted){"output.weight", D, V, &ll->output};
+    w[n++] = (struct wanted){.name = "token_embd.weight", .ne0 = D, .ne1 = V, .dst = &ll->tok_embd};
+    w[n++] = (struct wanted){.name = "output_norm.weight", .ne0 = D, .ne1 = 0, .dst = &ll->out_norm};
+    if (!ll->tied) w[n++] = (struct wanted){.name = "output.weight", .ne0 = D, .ne1 = V, .dst = &ll->output};
     for (int32_t l = 0; l < L; l++) {
         struct ap_llama_layer *y = &ll->layers[l];
         const struct {
@@ -197,36 +199,27 @@ static enum ap_status load_weights(struct ap_model *m, struct ap_llama *ll, cons
         };
         for (size_t i = 0; i < sizeof per / sizeof per[0]; i++) {
             snprintf(names[n], sizeof names[n], "blk.%d.%s", l, per[i].suffix);
-            w[n++] = (struct wanted){names[n - 1], per[i].ne0, per[i].ne1, per[i].dst};
+            w[n] = (struct wanted){.name = names[n], .ne0 = per[i].ne0, .ne1 = per[i].ne1, .dst = per[i].dst};
+            n++;
         }
     }
     /* one block for every tensor, dequantized */
     int64_t total = 0;
     for (size_t i = 0; i < n && st == AP_OK; i++) {
-        st = check_tensor(g, path, &w[i], &t);
-        total += t.n_elements;
+        st = check_tensor(g, path, &w[i], &w[i].t);
+        w[i].offset = total;
+        total += w[i].t.n_elements;
     }
     if (st == AP_OK) {
         ll->weights = ap_aligned_alloc((size_t)total * sizeof(float));
         if (!ll->weights) st = ap_error(AP_ERR_NOMEM, "out of memory for %lld weights of %s", (long long)total, path);
     }
     if (st == AP_OK) {
-        int64_t *offset = malloc(n * sizeof *offset);
-        if (!offset) st = ap_error(AP_ERR_NOMEM, "out of memory loading %s", path);
-        int64_t at = 0;
-        for (size_t i = 0; offset && i < n; i++) {
-            offset[i] = at;
-            ap_gguf_find_tensor(g, w[i].name, &t);
-            at += t.n_elements;
-        }
 #pragma omp parallel for schedule(dynamic, 1) num_threads(m->n_threads)
-        for (size_t i = 0; i < (offset ? n : 0); i++) {
-            struct ap_gguf_tensor ti;
-            ap_gguf_find_tensor(g, w[i].name, &ti);
-            ap_gguf_dequantize(&ti, ll->weights + offset[i]);
-            *w[i].dst = ll->weights + offset[i];
+        for (size_t i = 0; i < n; i++) {
+            ap_gguf_dequantize(&w[i].t, ll->weights + w[i].offset);
+            *w[i].dst = ll->weights + w[i].offset;
         }
-        free(offset);
     }
     if (st == AP_OK && ll->tied) ll->output = ll->tok_embd;
     int64_t n_params = 0;
@@ -250,7 +243,7 @@ static enum ap_status alloc_scratch(struct ap_model *m, struct ap_llama *ll) {
                    2 * ap_arena_size_of(S * G * d * sizeof(float)) + 2 * ap_arena_size_of(S * I * sizeof(float)) +
                    ap_arena_size_of(nt * S * C) + ap_arena_size_of(nt * ap_attention_f32_scratch((int32_t)S, (int32_t)C) * sizeof(float)) +
                    2 * ap_arena_size_of(nt * C * d * sizeof(float)) +
-                   ap_arena_size_of(S * sizeof(int32_t)) + 2 * ap_arena_size_of(H * C * sizeof(double)) +
+                   2 * ap_arena_size_of(H * C * sizeof(double)) +
                    ap_arena_size_of(H * sizeof(double)) + ap_arena_size_of(C) + ap_arena_size_of(H);
     enum ap_status st = ap_arena_init(&m->arena, bytes);
     if (st != AP_OK) return st;
@@ -275,7 +268,6 @@ static enum ap_status alloc_scratch(struct ap_model *m, struct ap_llama *ll) {
     ll->scores = ap_arena_floats(a, nt * ll->scratch_len);
     ll->k_eff = ap_arena_floats(a, nt * C * d);
     ll->v_eff = ap_arena_floats(a, nt * C * d);
-    m->ids = ap_arena_alloc(a, S * sizeof(int32_t));
     m->key_prob = ap_arena_alloc(a, H * C * sizeof(double));
     m->key_prob_packed = ap_arena_alloc(a, H * C * sizeof(double));
     m->head_out_abs = ap_arena_alloc(a, H * sizeof(double));
@@ -368,7 +360,7 @@ static float *cache_row(float *cache, const struct ap_model *m, int32_t layer, i
  * cached keys, causal; heads run in parallel. */
 static enum ap_status attention_layer(struct ap_model *m, int32_t layer, int32_t S) {
     struct ap_llama *ll = m->llama;
-    const int32_t H = m->info.n_heads, d = m->info.head_dim, G = ll->n_kv_heads, L = m->info.n_layers;
+    const int32_t H = m->info.n_heads, d = m->info.head_dim, G = ll->n_kv_heads;
     const int32_t T = ll->n_past + S, group = H / G;
     const int64_t Hd = (int64_t)H * d;
     const float scale = 1.0f / sqrtf((float)d);
@@ -380,7 +372,6 @@ static enum ap_status attention_layer(struct ap_model *m, int32_t layer, int32_t
         any_pruned |= !ll->key_valid[j];
     }
     const uint8_t *kv = any_pruned ? ll->key_valid : NULL;
-    (void)L;
     enum ap_status status = AP_OK;
     char message[1024] = "";
 #pragma omp parallel for schedule(dynamic, 1) num_threads(m->n_threads)
