@@ -138,13 +138,7 @@ enum ap_status ap_ppl_run(const char *model_path, const char *text_path, const c
         if (!h_dense || !h_meth || !lg_dense || !lg_meth || !lp_dense || !lp_meth || !ob.acc)
             st = ap_error(AP_ERR_NOMEM, "out of memory for windows of %d tokens", p.ctx);
     }
-    /* windows to run */
-    int64_t n_windows = 0;
-    for (int64_t b = 0; st == AP_OK; b += stride) {
-        const int64_t end = b + p.ctx < N ? b + p.ctx : N;
-        n_windows++;
-        if (end == N || (p.max_windows && n_windows >= p.max_windows)) break;
-    }
+    const int64_t n_windows = st == AP_OK ? ap_ppl_window_count(N, p.ctx, stride, p.max_windows) : 0;
     res->tokens = N;
     double nll = 0.0, nll_dense = 0.0, kl = 0.0, secs_dense = 0.0, secs_meth = 0.0;
     int64_t scored = 0, agree = 0, kept = 0, valid = 0, prev_end = 0, w = 0;
@@ -221,8 +215,6 @@ enum ap_status ap_ppl_run(const char *model_path, const char *text_path, const c
         win.top1_agree = w_agree;
         nll += w_nll, nll_dense += w_nll_dense, kl += w_kl, agree += w_agree, scored += win.scored;
         secs_dense += win.seconds_dense, secs_meth += win.seconds;
-        res->windows = w + 1;
-        res->scored = scored;
         if (on_window) on_window(user, &win);
     }
     if (st == AP_OK) {
