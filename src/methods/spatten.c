@@ -340,7 +340,7 @@ static enum ap_status spatten_end_layer(void *state, struct ap_layer_view *view)
  * the mask is "every valid pair" (out->mask = NULL). Otherwise per row:
  * probabilities (exact, or progressive-quantized with pq=1), then the top-k
  * engine over the visible keys. Allocates O(T) doubles per call, and the
- * dequantized keys (2 T d doubles) with pq=1. */
+ * dequantized keys (2 T d doubles) and one value row (d) with pq=1. */
 static enum ap_status spatten_predict(const void *state, const struct ap_head_inputs *in, struct ap_head_output *out) {
     const struct spatten *s = state;
     const struct spatten_params *p = &s->p;
@@ -358,7 +358,7 @@ static enum ap_status spatten_predict(const void *state, const struct ap_head_in
         }
         return AP_OK;
     }
-    double *buf = malloc(sizeof(double) * ((size_t)T * 3 + (p->pq ? (size_t)T * d * 2 : 0)));
+    double *buf = malloc(sizeof(double) * ((size_t)T * 3 + (p->pq ? (size_t)T * d * 2 + (size_t)d : 0)));
     uint8_t *vis = malloc((size_t)T);
     if (!buf || !vis) {
         free(buf);
@@ -366,6 +366,7 @@ static enum ap_status spatten_predict(const void *state, const struct ap_head_in
         return ap_error(AP_ERR_NOMEM, "out of memory for %d keys", T);
     }
     double *prob = buf, *scratch = buf + T, *k_msb = buf + 3 * (size_t)T, *k_full = k_msb + (size_t)T * d;
+    double *v_row = k_full + (size_t)T * d; /* (d), pq only */
     /* a decode step (one query) whose caller takes quantized K/V: attention
      * itself then runs on the keys the row ended with and on quantized values */
     const int apply_pq = p->pq && S == 1 && out->k_eff && out->v_eff;
@@ -407,12 +408,8 @@ static enum ap_status spatten_predict(const void *state, const struct ap_head_in
                     const int32_t vb = (int32_t)p->value_bits;
                     const double vs = ap_msb_lsb_scale(in->v, T, d, in->v_stride, in->key_valid, vb);
                     for (int32_t j = 0; j < T; j++) {
-                        double *vrow = scratch; /* T >= d is not guaranteed: convert d at a time */
-                        for (int32_t c0 = 0; c0 < d; c0 += T) {
-                            const int32_t w = d - c0 < T ? d - c0 : T;
-                            ap_msb_lsb_row(in->v + (int64_t)j * in->v_stride + c0, w, vs, vb, vb, vrow, NULL);
-                            for (int32_t c = 0; c < w; c++) out->v_eff[(int64_t)j * d + c0 + c] = (float)vrow[c];
-                        }
+                        ap_msb_lsb_row(in->v + (int64_t)j * in->v_stride, d, vs, vb, vb, v_row, NULL);
+                        for (int32_t c = 0; c < d; c++) out->v_eff[(int64_t)j * d + c] = (float)v_row[c];
                     }
                 } else {
                     for (int32_t j = 0; j < T; j++)
