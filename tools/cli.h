@@ -29,6 +29,9 @@ int ap_cli_fail_status(const char *cmd, enum ap_status st);
 /* Parse a whole non-negative decimal integer for a flag; 0 on success. */
 int ap_cli_parse_int(const char *cmd, const char *flag, const char *text, int32_t lo, int32_t hi, int32_t *out);
 
+/* Seconds on a monotonic clock. */
+double ap_cli_now(void);
+
 /* Log notes from the library to stderr when verbose. */
 void ap_cli_enable_log(int verbose);
 

@@ -56,7 +56,7 @@ void ap_cli_enable_log(int verbose) {
     ap_log_set_callback(log_to_stderr, NULL, verbose >= 2 ? AP_LOG_DEBUG : verbose ? AP_LOG_INFO : AP_LOG_WARN);
 }
 
-static double now(void) {
+double ap_cli_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
@@ -68,11 +68,11 @@ void ap_progress_begin(struct ap_progress *p, int mode, int64_t total, const cha
     p->enabled = mode < 0 ? p->tty : mode;
     p->total = total;
     p->unit = unit;
-    p->start = p->last_draw = now();
+    p->start = p->last_draw = ap_cli_now();
 }
 
 static void draw(struct ap_progress *p, int final) {
-    double t = now() - p->start;
+    double t = ap_cli_now() - p->start;
     double rate = t > 0 ? (double)p->done / t : 0.0;
     double eta = rate > 0 ? (double)(p->total - p->done) / rate : 0.0;
     int pct = p->total ? (int)(100 * p->done / p->total) : 100;
@@ -94,7 +94,7 @@ static void draw(struct ap_progress *p, int final) {
 void ap_progress_update(struct ap_progress *p, int64_t done) {
     p->done = done;
     if (!p->enabled) return;
-    double t = now();
+    double t = ap_cli_now();
     if (t - p->last_draw < (p->tty ? 0.1 : 5.0)) return;
     p->last_draw = t;
     draw(p, 0);

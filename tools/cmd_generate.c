@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli.h"
 
@@ -28,12 +27,6 @@ static void help(FILE *f) {
             "  -t, --threads N       threads (default: all cores)\n"
             "  -v, --verbose         print the library's notes on stderr\n"
             "  -h, --help            this text\n");
-}
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 int ap_cmd_generate(int argc, char **argv) {
@@ -107,12 +100,12 @@ int ap_cmd_generate(int argc, char **argv) {
     if (info.method_note[0]) fprintf(stderr, "%s\n", info.method_note);
     fwrite(prompt, 1, plen, stdout);
     fflush(stdout);
-    double t0 = now();
+    double t0 = ap_cli_now();
     st = ap_model_decode(m, ids, n, NULL, logits);
-    const double t_prefill = now() - t0;
+    const double t_prefill = ap_cli_now() - t0;
     const int32_t eos = ap_tokenizer_eos(ap_model_tokenizer(m));
     int32_t made = 0;
-    t0 = now();
+    t0 = ap_cli_now();
     while (st == AP_OK && made < n_gen) {
         int32_t best = 0;
         for (int32_t v = 1; v < info.vocab_size; v++)
@@ -126,7 +119,7 @@ int ap_cmd_generate(int argc, char **argv) {
         if (made == n_gen) break;
         st = ap_model_decode(m, &best, 1, NULL, logits);
     }
-    const double t_decode = now() - t0;
+    const double t_decode = ap_cli_now() - t0;
     printf("\n");
     if (show_ids && made) fprintf(stderr, "\n");
     if (st != AP_OK) {
