@@ -74,11 +74,12 @@ TEST(llama_logits_match_transformers) {
     REQUIRE(hidden && logits);
     CHECK_STATUS(ap_model_decode(m, ids, (int32_t)S, hidden, NULL), AP_OK);
     CHECK_STATUS(ap_model_logits(m, hidden, (int32_t)S, logits), AP_OK);
+    double max_diff = 0.0;
     for (int64_t r = 0; r < R; r++) {
         char what[64];
         snprintf(what, sizeof what, "logits[%d]", rows[r]);
-        CHECK_ARRAY_NEAR(what, logits + (int64_t)rows[r] * in.vocab_size, lr + r * in.vocab_size,
-                         (size_t)in.vocab_size, 2e-3);
+        max_diff = fmax(max_diff, CHECK_ARRAY_NEAR(what, logits + (int64_t)rows[r] * in.vocab_size,
+                                                   lr + r * in.vocab_size, (size_t)in.vocab_size, 2e-3));
     }
     int64_t argmax_checked = 0;
     for (int64_t i = 0; i < S; i++) {
@@ -99,6 +100,8 @@ TEST(llama_logits_match_transformers) {
         }
     }
     CHECK(argmax_checked > S * 9 / 10);
+    fprintf(stderr, "    logits of %lld full rows: max abs diff %.3g from transformers; argmax equal at %lld of %lld "
+            "positions with a clear winner\n", (long long)R, max_diff, (long long)argmax_checked, (long long)S);
 out:
     free(hidden);
     free(logits);
