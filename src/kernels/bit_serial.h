@@ -23,6 +23,7 @@
 #ifndef AP_KERNELS_BIT_SERIAL_H
 #define AP_KERNELS_BIT_SERIAL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* What one dot product did. */
@@ -53,5 +54,50 @@ int ap_bit_serial_dot(const int32_t *q, const int32_t *kmag, const uint8_t *kneg
 /* The full-precision dot product sum_i q_i * (-1)^s_i * m_i, the reference
  * the bit-serial decision is tested against. */
 int64_t ap_sign_magnitude_dot(const int32_t *q, const int32_t *kmag, const uint8_t *kneg, int32_t d);
+
+/* The same decisions a block of queries at a time, without a loop per
+ * pair and step: each step's partial product over every element is the
+ * product of the query codes with that step's signed key chunks
+ * (-1)^s_i * ((m_i >> (n-t)) & (2^(t-t_prev) - 1)), one sgemm per step for
+ * a block of rows against all keys, and S+ = (sum_i |q_i| + q.sgn(k)) / 2 is
+ * one more. All of them are integers below 2^24 when ap_bs_rows_exact()
+ * says so, so fp32 sums them exactly in any order; the per-pair walk over
+ * the steps then does the scalar's arithmetic in int64 and gives the same
+ * decision, bits and steps as ap_bit_serial_dot for every pair. */
+#define AP_BS_MAX_STEPS 17 /* n + 1 <= 17 bits, at least one per step */
+
+struct ap_bs_keys {
+    int32_t T, d, n, B;
+    int32_t n_steps;                 /* steps to read all n + 1 bits */
+    int32_t read[AP_BS_MAX_STEPS];   /* bits read after each step, sign included */
+    int32_t shift[AP_BS_MAX_STEPS];  /* n - t after each step */
+    int32_t chunk[AP_BS_MAX_STEPS];  /* index into chunks of the step's new bits, -1 if none */
+    int32_t n_chunks;
+    const float *chunks;             /* (n_chunks, T, d) signed key chunks */
+    const float *signs;              /* (T, d): -1 or +1 */
+};
+
+/* 1 if a block with query codes |q_i| <= q_max, d elements, n magnitude
+ * bits and B bits per step is exact in fp32 (d * q_max * (2^min(B, n) - 1)
+ * <= 2^24, and d * q_max <= 2^24 for the signs). */
+int ap_bs_rows_exact(int32_t d, int64_t q_max, int32_t n, int32_t bits_per_step);
+
+/* Floats of key storage ap_bs_keys_prepare needs for T keys. */
+size_t ap_bs_keys_floats(int32_t T, int32_t d, int32_t n, int32_t bits_per_step);
+
+/* Fills *kk from the keys' magnitudes and signs (T, d), using buf
+ * (ap_bs_keys_floats floats). Same contract on n, B, d as ap_bit_serial_dot. */
+void ap_bs_keys_prepare(struct ap_bs_keys *kk, const int32_t *kmag, const uint8_t *kneg, int32_t T, int32_t d,
+                        int32_t n, int32_t bits_per_step, float *buf);
+
+/* Floats of scratch ap_bit_serial_rows needs for n_rows rows against T keys. */
+size_t ap_bs_rows_floats(int32_t T, int32_t d, int32_t n, int32_t bits_per_step, int32_t n_rows);
+
+/* Decisions of query rows q (n_rows, d) against keys 0 .. n_keys - 1: for
+ * pair (r, j) keep[r * ld + j] = 1 or 0 and bits[r * ld + j] = the key bits
+ * read (sign included), exactly as ap_bit_serial_dot. Pairs beyond n_keys
+ * are not written. Requires ap_bs_rows_exact(d, max|q|, n, B). */
+void ap_bit_serial_rows(const struct ap_bs_keys *kk, const int32_t *q, int32_t n_rows, int32_t n_keys, int64_t th,
+                        float *scratch, uint8_t *keep, uint8_t *bits, int64_t ld);
 
 #endif

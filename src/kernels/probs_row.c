@@ -3,7 +3,23 @@
  * Legend: T = keys, d = head dimension. */
 #include "kernels/probs_row.h"
 
+#include <cblas.h>
 #include <math.h>
+
+/* In place: p (T) holds scores for the visible keys and -inf for the
+ * others (maxs their maximum, n their count); leaves the probabilities. */
+static void softmax_visible(double *p, int32_t T, double maxs, int32_t n) {
+    if (n == 0) {
+        for (int32_t j = 0; j < T; j++) p[j] = 0.0;
+        return;
+    }
+    double sum = 0.0;
+    for (int32_t j = 0; j < T; j++) {
+        p[j] = p[j] == -INFINITY ? 0.0 : exp(p[j] - maxs);
+        sum += p[j];
+    }
+    for (int32_t j = 0; j < T; j++) p[j] /= sum;
+}
 
 /* Contract: see probs_row.h. Two passes over the visible keys: scores (and
  * their maximum), then exp(s - max) normalized by its sum. */
@@ -24,15 +40,35 @@ int32_t ap_probs_row(const float *q, const float *k, int64_t k_stride, int32_t T
         if (s > maxs) maxs = s;
         n++;
     }
-    if (n == 0) {
-        for (int32_t j = 0; j < T; j++) p[j] = 0.0;
-        return 0;
-    }
-    double sum = 0.0;
-    for (int32_t j = 0; j < T; j++) {
-        p[j] = p[j] == -INFINITY ? 0.0 : exp(p[j] - maxs);
-        sum += p[j];
-    }
-    for (int32_t j = 0; j < T; j++) p[j] /= sum;
+    softmax_visible(p, T, maxs, n);
     return n;
+}
+
+void ap_probs_rows(const float *q, int64_t q_stride, int32_t n_rows, const double *kd, int32_t T, int32_t d,
+                   float scale, int32_t last_key0, int32_t last_step, const uint8_t *key_valid, double *qd, double *p,
+                   int32_t *n_visible) {
+    if (n_rows <= 0) return;
+    int32_t last_blk = last_key0 + (n_rows - 1) * last_step;
+    if (last_blk > T - 1) last_blk = T - 1;
+    for (int32_t r = 0; r < n_rows; r++)
+        for (int32_t c = 0; c < d; c++) qd[(int64_t)r * d + c] = (double)q[(int64_t)r * q_stride + c];
+    if (last_blk >= 0)
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n_rows, last_blk + 1, d, (double)scale, qd, d, kd, d,
+                    0.0, p, T);
+    for (int32_t r = 0; r < n_rows; r++) {
+        double *pr = p + (int64_t)r * T;
+        const int32_t last = last_key0 + r * last_step;
+        double maxs = -INFINITY;
+        int32_t n = 0;
+        for (int32_t j = 0; j < T; j++) {
+            if (j > last || j > last_blk || (key_valid && !key_valid[j])) {
+                pr[j] = -INFINITY;
+                continue;
+            }
+            if (pr[j] > maxs) maxs = pr[j];
+            n++;
+        }
+        softmax_visible(pr, T, maxs, n);
+        n_visible[r] = n;
+    }
 }

@@ -18,4 +18,17 @@
 int32_t ap_probs_row(const float *q, const float *k, int64_t k_stride, int32_t T, int32_t d, float scale,
                      int32_t last_key, const uint8_t *key_valid, double *p);
 
+/* The same for a block of query rows, with the scores from one dgemm: row
+ * r of q (n_rows, row stride q_stride) against kd (T, d), the keys already
+ * converted to double; row r sees keys j <= min(T - 1, last_key0 + r *
+ * last_step) that key_valid allows (last_step 1 for causal rows, 0 for
+ * rows that all see last_key0). p is (n_rows, T); n_visible (n_rows)
+ * receives each row's count. qd is scratch for n_rows * d doubles. The
+ * products q_c k_c are exact in double, as in ap_probs_row; only the order
+ * of the d-term sums differs (BLAS's), so a probability may differ from
+ * ap_probs_row's in its last bits. */
+void ap_probs_rows(const float *q, int64_t q_stride, int32_t n_rows, const double *kd, int32_t T, int32_t d,
+                   float scale, int32_t last_key0, int32_t last_step, const uint8_t *key_valid, double *qd, double *p,
+                   int32_t *n_visible);
+
 #endif

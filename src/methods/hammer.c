@@ -130,24 +130,34 @@ static struct ap_shifted_relu head_relu(const struct hammer_state *s, int32_t d)
     return r;
 }
 
-/* Contract: see method.h. Scratch is O(T d) bytes, allocated per call. */
+/* Query rows whose approximate scores one sgemm computes. */
+#define HAMMER_ROWS 64
+
+/* Contract: see method.h. Scratch is O(T (d + ROWS)) bytes, allocated per
+ * call. The power-of-two codes' dot products are exact integers whether
+ * summed by ap_dot_i8 or, a row block at a time, by ap_codes_gemm_f32. */
 static enum ap_status hammer_predict(const void *state, const struct ap_head_inputs *in, struct ap_head_output *out) {
     const struct hammer_state *s = state;
     const int32_t S = in->n_q, T = in->n_k, d = in->d, offset = T - S;
     if (!out->mask) return ap_error(AP_ERR_INVALID_ARG, "hammer needs the caller's (S, T) mask buffer");
     const struct ap_shifted_relu relu = head_relu(s, d);
     const int64_t zero = (int64_t)floor(s->zero * (double)d + 0.5);
+    AP_ASSERT(ap_codes_exact_f32(d, s->factor, s->factor));
 
-    /* scratch: K' codes (T, d), a query's codes (d), the mean (d), a row's a_ij and f(a_ij) (T) */
-    size_t bytes = (size_t)T * (size_t)d + (size_t)d + sizeof(double) * (size_t)d + sizeof(int32_t) * (size_t)T +
-                   sizeof(int64_t) * (size_t)T;
+    /* scratch: a row's f(a_ij) (T), the mean (d), a row's a_ij (T), K' codes
+     * as floats (T, d), the block's query codes as floats (ROWS, d), the
+     * block's a_ij (ROWS, T), one row's int8 codes (d) */
+    size_t bytes = sizeof(int64_t) * (size_t)T + sizeof(double) * (size_t)d + sizeof(int32_t) * (size_t)T +
+                   sizeof(float) * ((size_t)T * (size_t)d + (size_t)HAMMER_ROWS * ((size_t)d + (size_t)T)) + (size_t)d;
     unsigned char *buf = malloc(bytes);
     if (!buf) return ap_error(AP_ERR_NOMEM, "hammer: out of memory for %zu bytes of scratch", bytes);
     int64_t *f = (int64_t *)buf;
     double *mean = (double *)(f + T);
     int32_t *a = (int32_t *)(mean + d);
-    int8_t *kc = (int8_t *)(a + T);
-    int8_t *qc = kc + (int64_t)T * d;
+    float *kf = (float *)(a + T);
+    float *qf = kf + (int64_t)T * d;
+    float *dots = qf + (int64_t)HAMMER_ROWS * d;
+    int8_t *qc = (int8_t *)(dots + (int64_t)HAMMER_ROWS * T);
 
     /* 1. mean redistribution over the valid keys */
     int64_t n_keys = 0;
@@ -165,56 +175,78 @@ static enum ap_status hammer_predict(const void *state, const struct ap_head_inp
     /* 2. 2-bit codes of K' (valid keys only) */
     int64_t k_large = 0;
     for (int32_t j = 0; j < T; j++) {
-        if (in->key_valid && !in->key_valid[j]) continue;
+        float *kfj = kf + (int64_t)j * d;
+        if (in->key_valid && !in->key_valid[j]) {
+            memset(kfj, 0, sizeof(float) * (size_t)d);
+            continue;
+        }
         k_large += ap_pow2_quant_row(in->k + (int64_t)j * in->k_stride, s->mean ? mean : NULL, d, s->cut, s->factor,
-                                     kc + (int64_t)j * d);
+                                     qc);
+        for (int32_t c = 0; c < d; c++) kfj[c] = (float)qc[c];
     }
 
     /* 3-5. approximate scores, shifted ReLU, division-free selection */
     int64_t kept = 0, valid = 0, q_large = 0, relu_zero = 0, rows_empty = 0, fallback = 0;
-    for (int32_t i = 0; i < S; i++) {
-        uint8_t *row = out->mask + (int64_t)i * T;
-        memset(row, 0, (size_t)T);
-        if (in->query_valid && !in->query_valid[i]) continue;
-        int32_t last = in->causal ? i + offset : T - 1;
-        if (last > T - 1) last = T - 1;
-        if (last < 0) continue;
-        q_large += ap_pow2_quant_row(in->q + (int64_t)i * in->q_stride, NULL, d, s->cut, s->factor, qc);
-        int64_t sum = 0, seen = 0;
-        int32_t amax = INT32_MIN;
-        for (int32_t j = 0; j <= last; j++) {
-            if (in->key_valid && !in->key_valid[j]) continue;
-            a[j] = ap_dot_i8(qc, kc + (int64_t)j * d, d);
-            f[j] = ap_shifted_relu(&relu, (int64_t)a[j] - zero);
-            sum += f[j];
-            relu_zero += f[j] == 0;
-            if (a[j] > amax) amax = a[j];
-            seen++;
+    for (int32_t i0 = 0; i0 < S; i0 += HAMMER_ROWS) {
+        const int32_t n_rows = S - i0 < HAMMER_ROWS ? S - i0 : HAMMER_ROWS;
+        int32_t last_blk = in->causal ? i0 + n_rows - 1 + offset : T - 1;
+        if (last_blk > T - 1) last_blk = T - 1;
+        for (int32_t r = 0; r < n_rows; r++) {
+            float *qfr = qf + (int64_t)r * d;
+            const int32_t i = i0 + r;
+            memset(qfr, 0, sizeof(float) * (size_t)d);
+            if (in->query_valid && !in->query_valid[i]) continue;
+            int32_t last = in->causal ? i + offset : T - 1;
+            if (last < 0) continue; /* a row with nothing visible is not counted */
+            q_large += ap_pow2_quant_row(in->q + (int64_t)i * in->q_stride, NULL, d, s->cut, s->factor, qc);
+            for (int32_t c = 0; c < d; c++) qfr[c] = (float)qc[c];
         }
-        if (!seen) continue;
-        valid += seen;
-        const double bound = s->t * (double)sum;
-        int64_t row_kept = 0;
-        for (int32_t j = 0; j <= last; j++) {
-            if (in->key_valid && !in->key_valid[j]) continue;
-            if ((double)f[j] > bound) {
-                row[j] = 1;
-                row_kept++;
+        if (last_blk >= 0) ap_codes_gemm_f32(qf, n_rows, kf, last_blk + 1, d, dots, T);
+        for (int32_t r = 0; r < n_rows; r++) {
+            const int32_t i = i0 + r;
+            const float *drow = dots + (int64_t)r * T;
+            uint8_t *row = out->mask + (int64_t)i * T;
+            memset(row, 0, (size_t)T);
+            if (in->query_valid && !in->query_valid[i]) continue;
+            int32_t last = in->causal ? i + offset : T - 1;
+            if (last > T - 1) last = T - 1;
+            if (last < 0) continue;
+            int64_t sum = 0, seen = 0;
+            int32_t amax = INT32_MIN;
+            for (int32_t j = 0; j <= last; j++) {
+                if (in->key_valid && !in->key_valid[j]) continue;
+                a[j] = (int32_t)drow[j];
+                f[j] = ap_shifted_relu(&relu, (int64_t)a[j] - zero);
+                sum += f[j];
+                relu_zero += f[j] == 0;
+                if (a[j] > amax) amax = a[j];
+                seen++;
             }
-        }
-        if (!row_kept) {
-            rows_empty++;
-            if (s->keep_max)
-                for (int32_t j = 0; j <= last; j++) {
-                    if (in->key_valid && !in->key_valid[j]) continue;
-                    if (a[j] == amax) {
-                        row[j] = 1;
-                        row_kept++;
-                    }
+            if (!seen) continue;
+            valid += seen;
+            const double bound = s->t * (double)sum;
+            int64_t row_kept = 0;
+            for (int32_t j = 0; j <= last; j++) {
+                if (in->key_valid && !in->key_valid[j]) continue;
+                if ((double)f[j] > bound) {
+                    row[j] = 1;
+                    row_kept++;
                 }
-            fallback += row_kept;
+            }
+            if (!row_kept) {
+                rows_empty++;
+                if (s->keep_max)
+                    for (int32_t j = 0; j <= last; j++) {
+                        if (in->key_valid && !in->key_valid[j]) continue;
+                        if (a[j] == amax) {
+                            row[j] = 1;
+                            row_kept++;
+                        }
+                    }
+                fallback += row_kept;
+            }
+            kept += row_kept;
         }
-        kept += row_kept;
     }
     free(buf);
 

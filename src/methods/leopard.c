@@ -29,6 +29,9 @@
 #include "methods/threshold_calib.h"
 #include "quant/fixed_point.h"
 
+/* Query rows decided per block (kernels/bit_serial.h's ap_bit_serial_rows). */
+#define LEOPARD_ROWS 32
+
 struct leopard {
     struct ap_layer_thresholds th;
     int32_t q_bits; /* query code width, sign included */
@@ -135,45 +138,104 @@ static enum ap_status leopard_predict(const void *state, const struct ap_head_in
         return ap_error(AP_ERR_NOMEM, "out of memory for %d quantized keys", T);
     }
     for (int32_t j = 0; j < T; j++) {
-        if (in->key_valid && !in->key_valid[j]) continue; /* never read */
+        if (in->key_valid && !in->key_valid[j]) { /* zeros, never read */
+            memset(kmag + (int64_t)j * d, 0, sizeof(int32_t) * (size_t)d);
+            memset(kneg + (int64_t)j * d, 0, (size_t)d);
+            continue;
+        }
         const float *k = in->k + (int64_t)j * in->k_stride;
         for (int32_t c = 0; c < d; c++)
             kmag[(int64_t)j * d + c] = ap_fxp_sign_magnitude(k[c], s->k_bits, ek, &kneg[(int64_t)j * d + c]);
     }
 
-    /* 3. bit-serial decisions */
+    /* 3. bit-serial decisions: a block of rows at a time through sgemm when
+     * that is exact (kernels/bit_serial.h; the same decisions and bits), else
+     * one ap_bit_serial_dot per pair */
     int64_t kept = 0, valid = 0, acc[ST_COUNT] = {0};
-    int32_t qc[AP_ATTN_MAX_HEAD_DIM];
-    for (int32_t i = 0; i < S; i++) {
-        uint8_t *mrow = out->mask + (int64_t)i * T;
-        if (in->query_valid && !in->query_valid[i]) {
-            memset(mrow, 0, (size_t)T);
-            continue;
+    const int blocked = ap_bs_rows_exact(d, (int64_t)1 << (s->q_bits - 1), n, s->B);
+    struct ap_bs_keys kk;
+    float *fbuf = NULL;
+    int32_t *qc = NULL;
+    uint8_t *bits = NULL;
+    size_t n_key_floats = 0;
+    if (blocked) {
+        n_key_floats = ap_bs_keys_floats(T, d, n, s->B);
+        fbuf = malloc(sizeof(float) * (n_key_floats + ap_bs_rows_floats(T, d, n, s->B, LEOPARD_ROWS)));
+        qc = malloc(sizeof(int32_t) * (size_t)LEOPARD_ROWS * (size_t)d);
+        bits = malloc((size_t)LEOPARD_ROWS * (size_t)T);
+        if (!fbuf || !qc || !bits) {
+            free(fbuf);
+            free(qc);
+            free(bits);
+            free(kmag);
+            free(kneg);
+            return ap_error(AP_ERR_NOMEM, "out of memory for the bit-serial blocks of %d keys", T);
         }
-        const float *q = in->q + (int64_t)i * in->q_stride;
-        for (int32_t c = 0; c < d; c++) qc[c] = ap_fxp_signed(q[c], s->q_bits, eq);
-        for (int32_t j = 0; j < T; j++) {
-            if (!ap_head_pair_valid(in, i, j)) {
-                mrow[j] = 0;
+        ap_bs_keys_prepare(&kk, kmag, kneg, T, d, n, s->B, fbuf);
+    } else {
+        qc = malloc(sizeof(int32_t) * (size_t)d);
+        if (!qc) {
+            free(kmag);
+            free(kneg);
+            return ap_error(AP_ERR_NOMEM, "out of memory");
+        }
+    }
+    const int32_t rows = blocked ? LEOPARD_ROWS : 1;
+    for (int32_t i0 = 0; i0 < S; i0 += rows) {
+        const int32_t n_rows = S - i0 < rows ? S - i0 : rows;
+        int32_t last_blk = in->causal ? i0 + n_rows - 1 + (T - S) : T - 1;
+        if (last_blk > T - 1) last_blk = T - 1;
+        for (int32_t r = 0; r < n_rows; r++) {
+            const float *q = in->q + (int64_t)(i0 + r) * in->q_stride;
+            const int v = !in->query_valid || in->query_valid[i0 + r];
+            for (int32_t c = 0; c < d; c++) qc[(int64_t)r * d + c] = v ? ap_fxp_signed(q[c], s->q_bits, eq) : 0;
+        }
+        if (blocked)
+            ap_bit_serial_rows(&kk, qc, n_rows, last_blk + 1, th_code, fbuf + n_key_floats,
+                               out->mask + (int64_t)i0 * T, bits, T);
+        for (int32_t r = 0; r < n_rows; r++) {
+            const int32_t i = i0 + r;
+            uint8_t *mrow = out->mask + (int64_t)i * T;
+            if (in->query_valid && !in->query_valid[i]) {
+                memset(mrow, 0, (size_t)T);
                 continue;
             }
-            struct ap_bs_result r;
-            int keep = ap_bit_serial_dot(qc, kmag + (int64_t)j * d, kneg + (int64_t)j * d, d, n, s->B, th_code, &r, NULL);
-            mrow[j] = (uint8_t)keep;
-            valid++;
-            if (keep) {
-                kept++;
-                acc[ST_KBITS_KEPT] += r.bits;
-                acc[ST_STEPS_KEPT] += r.steps;
-            } else {
-                acc[ST_PRUNED]++;
-                acc[ST_KBITS_PRUNED] += r.bits;
-                acc[ST_STEPS_PRUNED] += r.steps;
-                int bin = (r.bits - 1) / 2;
-                acc[ST_HIST0 + (bin < 5 ? bin : 5)]++;
+            for (int32_t j = 0; j < T; j++) {
+                if (!ap_head_pair_valid(in, i, j)) {
+                    mrow[j] = 0;
+                    continue;
+                }
+                int32_t kbits;
+                int keep;
+                if (blocked) {
+                    keep = mrow[j];
+                    kbits = bits[(int64_t)r * T + j];
+                } else {
+                    struct ap_bs_result res;
+                    keep = ap_bit_serial_dot(qc, kmag + (int64_t)j * d, kneg + (int64_t)j * d, d, n, s->B, th_code,
+                                             &res, NULL);
+                    mrow[j] = (uint8_t)keep;
+                    kbits = res.bits;
+                }
+                const int32_t steps = (kbits + s->B - 1) / s->B;
+                valid++;
+                if (keep) {
+                    kept++;
+                    acc[ST_KBITS_KEPT] += kbits;
+                    acc[ST_STEPS_KEPT] += steps;
+                } else {
+                    acc[ST_PRUNED]++;
+                    acc[ST_KBITS_PRUNED] += kbits;
+                    acc[ST_STEPS_PRUNED] += steps;
+                    int bin = (kbits - 1) / 2;
+                    acc[ST_HIST0 + (bin < 5 ? bin : 5)]++;
+                }
             }
         }
     }
+    free(fbuf);
+    free(qc);
+    free(bits);
     free(kmag);
     free(kneg);
     out->kept = kept;

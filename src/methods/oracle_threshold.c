@@ -56,45 +56,61 @@ static enum ap_status threshold_init(const char *params, void **state) {
     return AP_OK;
 }
 
-/* Contract: see method.h. Allocates T doubles per call. */
+/* Query rows whose scores one dgemm computes. */
+#define ORACLE_ROWS 32
+
+/* Contract: see method.h. Allocates (T + ROWS) (d + ...) doubles per call:
+ * the keys in double (T, d), a block's queries (ROWS, d) and probabilities
+ * (ROWS, T) (kernels/probs_row.h's ap_probs_rows). */
 static enum ap_status threshold_predict(const void *state, const struct ap_head_inputs *in,
                                         struct ap_head_output *out) {
     const struct oracle_threshold *s = state;
-    const int32_t S = in->n_q, T = in->n_k;
-    double *p = malloc(sizeof(double) * (size_t)T);
-    if (!p) return ap_error(AP_ERR_NOMEM, "out of memory for %d keys", T);
+    const int32_t S = in->n_q, T = in->n_k, d = in->d;
+    const size_t n_dbl = (size_t)T * (size_t)d + (size_t)ORACLE_ROWS * ((size_t)d + (size_t)T);
+    double *kd = malloc(sizeof(double) * n_dbl);
+    int32_t n_vis[ORACLE_ROWS];
+    if (!kd) return ap_error(AP_ERR_NOMEM, "out of memory for %d keys", T);
+    double *qd = kd + (int64_t)T * d, *pb = qd + (int64_t)ORACLE_ROWS * d;
+    for (int32_t j = 0; j < T; j++)
+        for (int32_t c = 0; c < d; c++) kd[(int64_t)j * d + c] = (double)in->k[(int64_t)j * in->k_stride + c];
     int64_t kept = 0, valid = 0;
-    for (int32_t i = 0; i < S; i++) {
-        uint8_t *mrow = out->mask + (int64_t)i * T;
-        memset(mrow, 0, (size_t)T);
-        if (in->query_valid && !in->query_valid[i]) continue;
-        int32_t last = in->causal ? i + (T - S) : T - 1;
-        int32_t n = ap_probs_row(in->q + (int64_t)i * in->q_stride, in->k, in->k_stride, T, in->d, in->scale, last,
-                                 in->key_valid, p);
-        if (n == 0) continue; /* nothing visible: not a row that counts */
-        int32_t row_kept = 0, arg = -1;
-        double mass = 0.0;
-        for (int32_t j = 0; j < T; j++) {
-            if (p[j] > s->t) {
-                mrow[j] = 1;
-                row_kept++;
-                mass += p[j];
+    for (int32_t i0 = 0; i0 < S; i0 += ORACLE_ROWS) {
+        const int32_t n_rows = S - i0 < ORACLE_ROWS ? S - i0 : ORACLE_ROWS;
+        ap_probs_rows(in->q + (int64_t)i0 * in->q_stride, in->q_stride, n_rows, kd, T, d, in->scale,
+                      in->causal ? i0 + (T - S) : T - 1, in->causal ? 1 : 0, in->key_valid, qd, pb, n_vis);
+        for (int32_t r = 0; r < n_rows; r++) {
+            const int32_t i = i0 + r;
+            const double *p = pb + (int64_t)r * T;
+            uint8_t *mrow = out->mask + (int64_t)i * T;
+            memset(mrow, 0, (size_t)T);
+            if (in->query_valid && !in->query_valid[i]) continue;
+            int32_t last = in->causal ? i + (T - S) : T - 1;
+            const int32_t n = n_vis[r];
+            if (n == 0) continue; /* nothing visible: not a row that counts */
+            int32_t row_kept = 0, arg = -1;
+            double mass = 0.0;
+            for (int32_t j = 0; j < T; j++) {
+                if (p[j] > s->t) {
+                    mrow[j] = 1;
+                    row_kept++;
+                    mass += p[j];
+                }
+                if (j <= last && (!in->key_valid || in->key_valid[j]) && (arg < 0 || p[j] > p[arg])) arg = j;
             }
-            if (j <= last && (!in->key_valid || in->key_valid[j]) && (arg < 0 || p[j] > p[arg])) arg = j;
+            if (row_kept == 0 && s->keep_argmax) {
+                mrow[arg] = 1;
+                row_kept = 1;
+                mass = p[arg];
+                out->stats[STAT_FORCED] += 1;
+            }
+            if (row_kept == 0) out->stats[STAT_EMPTY] += 1;
+            out->stats[STAT_ROWS] += 1;
+            out->stats[STAT_MASS] += mass;
+            kept += row_kept;
+            valid += n;
         }
-        if (row_kept == 0 && s->keep_argmax) {
-            mrow[arg] = 1;
-            row_kept = 1;
-            mass = p[arg];
-            out->stats[STAT_FORCED] += 1;
-        }
-        if (row_kept == 0) out->stats[STAT_EMPTY] += 1;
-        out->stats[STAT_ROWS] += 1;
-        out->stats[STAT_MASS] += mass;
-        kept += row_kept;
-        valid += n;
     }
-    free(p);
+    free(kd);
     out->kept = kept;
     out->valid = valid;
     return AP_OK;

@@ -64,42 +64,56 @@ static enum ap_status topk_init(const char *params, void **state) {
     return AP_OK;
 }
 
-/* Contract: see method.h. Per row: exact probabilities (kernels/probs_row.h),
- * then the top-k engine over the visible keys. Allocates 3T doubles and T
- * bytes per call. */
+/* Query rows whose scores one dgemm computes. */
+#define ORACLE_ROWS 32
+
+/* Contract: see method.h. Per row: exact probabilities (kernels/probs_row.h,
+ * a block of rows at a time), then the top-k engine over the visible keys.
+ * Allocates the keys in double (T, d), a block's queries (ROWS, d) and
+ * probabilities (ROWS, T), 2T doubles and T bytes per call. */
 static enum ap_status topk_predict(const void *state, const struct ap_head_inputs *in, struct ap_head_output *out) {
     const struct oracle_topk *s = state;
-    const int32_t S = in->n_q, T = in->n_k;
-    double *p = malloc(sizeof(double) * (size_t)T * 3);
+    const int32_t S = in->n_q, T = in->n_k, d = in->d;
+    const size_t n_dbl = (size_t)T * (size_t)d + (size_t)ORACLE_ROWS * ((size_t)d + (size_t)T) + 2 * (size_t)T;
+    double *kd = malloc(sizeof(double) * n_dbl);
     uint8_t *vis = malloc((size_t)T);
-    if (!p || !vis) {
-        free(p);
+    int32_t n_vis[ORACLE_ROWS];
+    if (!kd || !vis) {
+        free(kd);
         free(vis);
         return ap_error(AP_ERR_NOMEM, "out of memory for %d keys", T);
     }
-    double *scratch = p + T;
+    double *qd = kd + (int64_t)T * d, *pb = qd + (int64_t)ORACLE_ROWS * d, *scratch = pb + (int64_t)ORACLE_ROWS * T;
+    for (int32_t j = 0; j < T; j++)
+        for (int32_t c = 0; c < d; c++) kd[(int64_t)j * d + c] = (double)in->k[(int64_t)j * in->k_stride + c];
     int64_t kept = 0, valid = 0;
-    for (int32_t i = 0; i < S; i++) {
-        uint8_t *mrow = out->mask + (int64_t)i * T;
-        if (in->query_valid && !in->query_valid[i]) {
-            memset(mrow, 0, (size_t)T);
-            continue;
+    for (int32_t i0 = 0; i0 < S; i0 += ORACLE_ROWS) {
+        const int32_t n_rows = S - i0 < ORACLE_ROWS ? S - i0 : ORACLE_ROWS;
+        ap_probs_rows(in->q + (int64_t)i0 * in->q_stride, in->q_stride, n_rows, kd, T, d, in->scale,
+                      in->causal ? i0 + (T - S) : T - 1, in->causal ? 1 : 0, in->key_valid, qd, pb, n_vis);
+        for (int32_t r = 0; r < n_rows; r++) {
+            const int32_t i = i0 + r;
+            const double *p = pb + (int64_t)r * T;
+            uint8_t *mrow = out->mask + (int64_t)i * T;
+            if (in->query_valid && !in->query_valid[i]) {
+                memset(mrow, 0, (size_t)T);
+                continue;
+            }
+            int32_t last = in->causal ? i + (T - S) : T - 1;
+            const int32_t n = n_vis[r];
+            for (int32_t j = 0; j < T; j++) vis[j] = j <= last && (!in->key_valid || in->key_valid[j]);
+            struct ap_topk_result res;
+            ap_topk_select(p, vis, T, row_k(s, n), AP_TOPK_PARALLELISM, scratch, mrow, &res);
+            double mass = 0.0;
+            for (int32_t j = 0; j < T; j++)
+                if (mrow[j]) mass += p[j];
+            out->stats[STAT_ROWS] += 1;
+            out->stats[STAT_MASS] += mass;
+            kept += res.kept;
+            valid += n;
         }
-        int32_t last = in->causal ? i + (T - S) : T - 1;
-        int32_t n = ap_probs_row(in->q + (int64_t)i * in->q_stride, in->k, in->k_stride, T, in->d, in->scale, last,
-                                 in->key_valid, p);
-        for (int32_t j = 0; j < T; j++) vis[j] = j <= last && (!in->key_valid || in->key_valid[j]);
-        struct ap_topk_result res;
-        ap_topk_select(p, vis, T, row_k(s, n), AP_TOPK_PARALLELISM, scratch, mrow, &res);
-        double mass = 0.0;
-        for (int32_t j = 0; j < T; j++)
-            if (mrow[j]) mass += p[j];
-        out->stats[STAT_ROWS] += 1;
-        out->stats[STAT_MASS] += mass;
-        kept += res.kept;
-        valid += n;
     }
-    free(p);
+    free(kd);
     free(vis);
     out->kept = kept;
     out->valid = valid;

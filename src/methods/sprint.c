@@ -28,6 +28,7 @@
 
 #include "core/error.h"
 #include "kernels/attention.h"
+#include "kernels/lowbit_dot.h"
 #include "mask/adjacent_reuse.h"
 #include "methods/method.h"
 #include "methods/threshold_calib.h"
@@ -160,10 +161,36 @@ static int64_t sprint_capacity(const struct sprint *s, int32_t d) {
     return c > 0 ? c : 1;
 }
 
-static int64_t msb_dot(const int32_t *q, const int16_t *k, int32_t d) {
-    int64_t a = 0;
-    for (int32_t c = 0; c < d; c++) a += (int64_t)q[c] * k[c];
-    return a;
+/* Query rows whose MSB products one sgemm computes. */
+#define SPRINT_ROWS 64
+
+/* The MSB dot products of query rows i0 .. i0 + n_rows - 1 with keys
+ * 0 .. n_keys - 1 into blk (n_rows, T), exact: one sgemm of the codes held
+ * as floats when that is exact (kf, qf), else one int64 loop per pair. */
+struct msb_block {
+    const int16_t *k4; /* (T, d) key codes */
+    const float *kf;   /* (T, d) the same as floats */
+    float *qf;         /* (ROWS, d) scratch */
+    float *dots;       /* (ROWS, T) scratch */
+    int32_t T, d, exact;
+};
+
+static void msb_block(const struct msb_block *mb, const int32_t *q4, int32_t n_rows, int32_t n_keys, int64_t *blk) {
+    const int32_t T = mb->T, d = mb->d;
+    if (n_keys <= 0) return;
+    if (mb->exact) {
+        for (int64_t x = 0; x < (int64_t)n_rows * d; x++) mb->qf[x] = (float)q4[x];
+        ap_codes_gemm_f32(mb->qf, n_rows, mb->kf, n_keys, d, mb->dots, T);
+        for (int32_t r = 0; r < n_rows; r++)
+            for (int32_t j = 0; j < n_keys; j++) blk[(int64_t)r * T + j] = (int64_t)mb->dots[(int64_t)r * T + j];
+        return;
+    }
+    for (int32_t r = 0; r < n_rows; r++)
+        for (int32_t j = 0; j < n_keys; j++) {
+            int64_t a = 0;
+            for (int32_t c = 0; c < d; c++) a += (int64_t)q4[(int64_t)r * d + c] * mb->k4[(int64_t)j * d + c];
+            blk[(int64_t)r * T + j] = a;
+        }
 }
 
 static enum ap_status sprint_predict(const void *state, const struct ap_head_inputs *in, struct ap_head_output *out) {
@@ -184,71 +211,100 @@ static enum ap_status sprint_predict(const void *state, const struct ap_head_inp
     const int32_t ek = ap_fxp_exponent(ap_fxp_max_abs_rows(in->k, T, d, in->k_stride, in->key_valid));
     const int32_t mid = s->msb_mid;
     const double unit = ldexp((double)in->scale, (eq - mb + 1) + (ek - mb + 1) - (mid ? 2 : 0));
-    int16_t *k4 = malloc(sizeof(int16_t) * (size_t)T * (size_t)d); /* (T, d) */
-    uint8_t *scratch = malloc(2 * (size_t)T);
-    if (!k4 || !scratch) {
-        free(k4);
-        free(scratch);
-        return ap_error(AP_ERR_NOMEM, "out of memory for %d keys", T);
-    }
+    /* scratch: key codes (T, d) int16 and float, a block's query codes (ROWS, d)
+     * int32 and float, its products (ROWS, T) float and int64, 2 T bytes */
+    const size_t bytes = (sizeof(int16_t) + sizeof(float)) * (size_t)T * (size_t)d +
+                         (sizeof(int32_t) + sizeof(float)) * (size_t)SPRINT_ROWS * (size_t)d +
+                         (sizeof(float) + sizeof(int64_t)) * (size_t)SPRINT_ROWS * (size_t)T + 2 * (size_t)T;
+    unsigned char *buf = malloc(bytes);
+    if (!buf) return ap_error(AP_ERR_NOMEM, "sprint: out of memory for %zu bytes of scratch (%d keys)", bytes, T);
+    int64_t *blk = (int64_t *)buf;                     /* (ROWS, T) */
+    float *kf = (float *)(blk + (int64_t)SPRINT_ROWS * T); /* (T, d) */
+    float *qf = kf + (int64_t)T * d;                   /* (ROWS, d) */
+    float *dots = qf + (int64_t)SPRINT_ROWS * d;       /* (ROWS, T) */
+    int32_t *q4 = (int32_t *)(dots + (int64_t)SPRINT_ROWS * T); /* (ROWS, d) */
+    int16_t *k4 = (int16_t *)(q4 + (int64_t)SPRINT_ROWS * d);   /* (T, d) */
+    uint8_t *scratch = (uint8_t *)(k4 + (int64_t)T * d);        /* (2 T) */
     for (int32_t j = 0; j < T; j++) {
         const float *k = in->k + (int64_t)j * in->k_stride;
         const int valid = !in->key_valid || in->key_valid[j];
-        for (int32_t c = 0; c < d; c++)
+        for (int32_t c = 0; c < d; c++) {
             k4[(int64_t)j * d + c] =
                 valid ? (int16_t)(ap_fxp_msb(ap_fxp_signed(k[c], db, ek), db, mb) * (mid + 1) + mid) : 0;
+            kf[(int64_t)j * d + c] = (float)k4[(int64_t)j * d + c];
+        }
     }
-    int32_t q4[AP_ATTN_MAX_HEAD_DIM];
-#define LOAD_Q4(i)                                                                           \
-    do {                                                                                     \
-        const float *q_ = in->q + (int64_t)(i) * in->q_stride;                               \
-        for (int32_t c = 0; c < d; c++) q4[c] = ap_fxp_msb(ap_fxp_signed(q_[c], db, eq), db, mb) * (mid + 1) + mid; \
+    /* |code| <= 2^(mb-1) (x2 + 1 with mid) */
+    const int64_t code_max = ((int64_t)1 << (mb - 1)) * (mid + 1) + mid;
+    const struct msb_block mblk = {.k4 = k4, .kf = kf, .qf = qf, .dots = dots, .T = T, .d = d,
+                                   .exact = ap_codes_exact_f32(d, code_max, code_max)};
+    /* loads a block's query codes (rows not valid: zeros, never read) and
+     * returns the last key any of its rows sees */
+#define LOAD_Q4_BLOCK(i0, n_rows, last_blk)                                                                     \
+    do {                                                                                                        \
+        for (int32_t r_ = 0; r_ < (n_rows); r_++) {                                                             \
+            const int32_t i_ = (i0) + r_;                                                                       \
+            const float *q_ = in->q + (int64_t)i_ * in->q_stride;                                               \
+            const int v_ = !in->query_valid || in->query_valid[i_];                                             \
+            for (int32_t c = 0; c < d; c++)                                                                     \
+                q4[(int64_t)r_ * d + c] = v_ ? ap_fxp_msb(ap_fxp_signed(q_[c], db, eq), db, mb) * (mid + 1) + mid : 0; \
+        }                                                                                                       \
+        (last_blk) = in->causal ? (i0) + (n_rows)-1 + (T - S) : T - 1;                                          \
+        if ((last_blk) > T - 1) (last_blk) = T - 1;                                                             \
     } while (0)
 
     /* 2. full scale of the crossbar output over the head's valid pairs */
     int64_t range = 0;
     if (s->b > 0)
-        for (int32_t i = 0; i < S; i++) {
-            if (in->query_valid && !in->query_valid[i]) continue;
-            LOAD_Q4(i);
-            for (int32_t j = 0; j < T; j++) {
-                if (!ap_head_pair_valid(in, i, j)) continue;
-                int64_t a = msb_dot(q4, k4 + (int64_t)j * d, d);
-                if (a < 0) a = -a;
-                if (a > range) range = a;
-            }
+        for (int32_t i0 = 0; i0 < S; i0 += SPRINT_ROWS) {
+            const int32_t n_rows = S - i0 < SPRINT_ROWS ? S - i0 : SPRINT_ROWS;
+            int32_t last_blk;
+            LOAD_Q4_BLOCK(i0, n_rows, last_blk);
+            msb_block(&mblk, q4, n_rows, last_blk + 1, blk);
+            for (int32_t r = 0; r < n_rows; r++)
+                for (int32_t j = 0; j <= last_blk; j++) {
+                    if (!ap_head_pair_valid(in, i0 + r, j)) continue;
+                    int64_t a = blk[(int64_t)r * T + j];
+                    if (a < 0) a = -a;
+                    if (a > range) range = a;
+                }
         }
     /* 3. the comparator, as a threshold on codes */
     const int32_t levels = s->b > 0 ? ap_analog_output_levels(s->b) : 0;
     const int64_t th_code = s->b > 0 ? ap_fxp_threshold_code(th, (double)range / levels * unit)
                                      : ap_fxp_threshold_code(th, unit);
     int64_t kept = 0, valid = 0;
-    for (int32_t i = 0; i < S; i++) {
-        uint8_t *mrow = out->mask + (int64_t)i * T;
-        if (in->query_valid && !in->query_valid[i]) {
-            memset(mrow, 0, (size_t)T);
-            continue;
-        }
-        LOAD_Q4(i);
-        for (int32_t j = 0; j < T; j++) {
-            if (!ap_head_pair_valid(in, i, j)) {
-                mrow[j] = 0;
+    for (int32_t i0 = 0; i0 < S; i0 += SPRINT_ROWS) {
+        const int32_t n_rows = S - i0 < SPRINT_ROWS ? S - i0 : SPRINT_ROWS;
+        int32_t last_blk;
+        LOAD_Q4_BLOCK(i0, n_rows, last_blk);
+        msb_block(&mblk, q4, n_rows, last_blk + 1, blk);
+        for (int32_t r = 0; r < n_rows; r++) {
+            const int32_t i = i0 + r;
+            uint8_t *mrow = out->mask + (int64_t)i * T;
+            if (in->query_valid && !in->query_valid[i]) {
+                memset(mrow, 0, (size_t)T);
                 continue;
             }
-            int64_t a = msb_dot(q4, k4 + (int64_t)j * d, d);
-            int64_t code = s->b > 0 ? ap_analog_output_code(a, range, s->b) : a;
-            mrow[j] = code >= th_code;
-            kept += mrow[j];
-            valid++;
+            for (int32_t j = 0; j < T; j++) {
+                if (!ap_head_pair_valid(in, i, j)) {
+                    mrow[j] = 0;
+                    continue;
+                }
+                int64_t a = blk[(int64_t)r * T + j];
+                int64_t code = s->b > 0 ? ap_analog_output_code(a, range, s->b) : a;
+                mrow[j] = code >= th_code;
+                kept += mrow[j];
+                valid++;
+            }
         }
     }
-#undef LOAD_Q4
+#undef LOAD_Q4_BLOCK
     /* 4. data movement */
     struct ap_reuse_stats rs;
     ap_reuse_stats_compute(out->mask, S, T, in->query_valid, in->key_valid, in->causal, sprint_capacity(s, d),
                            s->corelets, scratch, &rs);
-    free(k4);
-    free(scratch);
+    free(buf);
     out->kept = kept;
     out->valid = valid;
     out->stats[ST_PAD_QUERIES] = (double)rs.pad_queries;

@@ -148,6 +148,63 @@ TEST(leopard_early_termination_exact_random) {
     CHECK(scores >= 2000000);
 }
 
+/* The block form (one sgemm per step, kernels/bit_serial.h) against the
+ * per-pair loop: the same decision and bits read for every pair, over
+ * widths, bits per step, thresholds, block heights (1 = the sgemv path) and
+ * key counts short of the block's stride. */
+TEST(leopard_block_form_equals_per_pair) {
+    uint64_t rng = 0x2545F4914F6CDD1Dull;
+#define NEXT() (rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17, rng)
+    enum { T = 97, R = 9, D = 64 };
+    int32_t q[R * D], kmag[T * D];
+    uint8_t kneg[T * D], keep[R * T], bits[R * T];
+    int64_t pairs = 0, differ = 0, skipped = 0, cases = 0;
+    for (int32_t rep = 0; rep < 300; rep++) {
+        const int32_t d = rep % 3 == 0 ? 7 : D, n = 1 + (int32_t)(NEXT() % 16), B = 1 + (int32_t)(NEXT() % 5);
+        const int32_t qtop = (1 << (1 + NEXT() % 12)) - 1;
+        if (!ap_bs_rows_exact(d, qtop, n, B)) {
+            skipped++;
+            continue;
+        }
+        const int32_t n_rows = rep % 5 == 0 ? 1 : R, n_keys = T - (int32_t)(NEXT() % 20);
+        for (int32_t x = 0; x < n_rows * d; x++) q[x] = (int32_t)(NEXT() % (2 * (uint64_t)qtop + 1)) - qtop;
+        for (int32_t x = 0; x < T * d; x++) {
+            kmag[x] = (int32_t)(NEXT() % ((uint64_t)1 << n));
+            kneg[x] = (uint8_t)(NEXT() & 1);
+        }
+        const int64_t spread = (int64_t)qtop * ((1 << n) - 1) * (int64_t)sqrt((double)d) / 2 + 1;
+        const int64_t th = (int64_t)(NEXT() % (uint64_t)(2 * spread + 1)) - spread;
+        float *kbuf = malloc(sizeof(float) * ap_bs_keys_floats(T, d, n, B));
+        float *scratch = malloc(sizeof(float) * ap_bs_rows_floats(T, d, n, B, n_rows));
+        REQUIRE(kbuf && scratch);
+        struct ap_bs_keys kk;
+        ap_bs_keys_prepare(&kk, kmag, kneg, T, d, n, B, kbuf);
+        memset(keep, 7, sizeof keep);
+        ap_bit_serial_rows(&kk, q, n_rows, n_keys, th, scratch, keep, bits, T);
+        for (int32_t r = 0; r < n_rows; r++) {
+            for (int32_t j = 0; j < n_keys; j++) {
+                struct ap_bs_result res;
+                int k = ap_bit_serial_dot(q + r * d, kmag + j * d, kneg + j * d, d, n, B, th, &res, NULL);
+                differ += keep[r * T + j] != k || bits[r * T + j] != res.bits;
+                pairs++;
+            }
+            for (int32_t j = n_keys; j < T; j++) differ += keep[r * T + j] != 7; /* not written */
+        }
+        cases++;
+        free(kbuf);
+        free(scratch);
+    }
+#undef NEXT
+    fprintf(stderr, "    block form: %lld pairs in %lld cases (%lld not exact in fp32, skipped), %lld differ\n",
+            (long long)pairs, (long long)cases, (long long)skipped, (long long)differ);
+    CHECK_EQ_INT(differ, 0);
+    CHECK(cases >= 200);
+    /* the exactness bound: 12-bit queries, 2-bit steps, d = 64 fit; 16-bit
+     * queries with 16-bit steps do not */
+    CHECK(ap_bs_rows_exact(64, 2048, 11, 2));
+    CHECK(!ap_bs_rows_exact(64, 32768, 16, 16));
+}
+
 /* The real fixture's 6 x 12 heads of 256 x 256 scores, quantized as the
  * method does (12-bit Q, 12-bit sign-magnitude K), at two thresholds: 9.4
  * million decisions. Also: wherever the float score is farther
