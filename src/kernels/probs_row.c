@@ -44,17 +44,22 @@ int32_t ap_probs_row(const float *q, const float *k, int64_t k_stride, int32_t T
     return n;
 }
 
+void ap_scores_rows(const float *q, int64_t q_stride, int32_t n_rows, const double *kd, int32_t n_keys, int32_t d,
+                    float scale, double *qd, double *s, int64_t ld) {
+    if (n_rows <= 0 || n_keys <= 0) return;
+    for (int32_t r = 0; r < n_rows; r++)
+        for (int32_t c = 0; c < d; c++) qd[(int64_t)r * d + c] = (double)q[(int64_t)r * q_stride + c];
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n_rows, n_keys, d, (double)scale, qd, d, kd, d, 0.0, s,
+                (int)ld);
+}
+
 void ap_probs_rows(const float *q, int64_t q_stride, int32_t n_rows, const double *kd, int32_t T, int32_t d,
                    float scale, int32_t last_key0, int32_t last_step, const uint8_t *key_valid, double *qd, double *p,
                    int32_t *n_visible) {
     if (n_rows <= 0) return;
     int32_t last_blk = last_key0 + (n_rows - 1) * last_step;
     if (last_blk > T - 1) last_blk = T - 1;
-    for (int32_t r = 0; r < n_rows; r++)
-        for (int32_t c = 0; c < d; c++) qd[(int64_t)r * d + c] = (double)q[(int64_t)r * q_stride + c];
-    if (last_blk >= 0)
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n_rows, last_blk + 1, d, (double)scale, qd, d, kd, d,
-                    0.0, p, T);
+    ap_scores_rows(q, q_stride, n_rows, kd, last_blk + 1, d, scale, qd, p, T);
     for (int32_t r = 0; r < n_rows; r++) {
         double *pr = p + (int64_t)r * T;
         const int32_t last = last_key0 + r * last_step;

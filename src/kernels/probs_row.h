@@ -18,6 +18,13 @@
 int32_t ap_probs_row(const float *q, const float *k, int64_t k_stride, int32_t T, int32_t d, float scale,
                      int32_t last_key, const uint8_t *key_valid, double *p);
 
+/* s (n_rows, ld) = scale * q_r . k_j for rows r < n_rows of q (row stride
+ * q_stride) and keys j < n_keys of kd (keys in double, (>= n_keys, d)), by
+ * one dgemm over the rows converted to double in qd (n_rows * d doubles).
+ * The products are exact in double; the d-term sums are in BLAS's order. */
+void ap_scores_rows(const float *q, int64_t q_stride, int32_t n_rows, const double *kd, int32_t n_keys, int32_t d,
+                    float scale, double *qd, double *s, int64_t ld);
+
 /* The same for a block of query rows, with the scores from one dgemm: row
  * r of q (n_rows, row stride q_stride) against kd (T, d), the keys already
  * converted to double; row r sees keys j <= min(T - 1, last_key0 + r *

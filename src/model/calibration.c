@@ -27,6 +27,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "io/npy.h"
+#include "kernels/probs_row.h"
 #include "methods/method.h"
 #include "model/calibration.h"
 #include "model/chunks.h"
@@ -39,8 +40,12 @@
 
 struct calib_hist {
     int32_t n_layers, n_threads;
+    int failed; /* a head could not allocate its scratch */
     uint64_t *count; /* (n_threads, L, B) */
 };
+
+/* Query rows whose scores one dgemm computes. */
+#define CALIB_ROWS 32
 
 static void on_head(void *user, const struct ap_head_inputs *in, const struct ap_head_output *out, const float *o,
                     int64_t o_stride) {
@@ -52,20 +57,32 @@ static void on_head(void *user, const struct ap_head_inputs *in, const struct ap
 #endif
     if (tid >= h->n_threads) tid = h->n_threads - 1; /* cannot happen: the model uses n_threads */
     uint64_t *bins = h->count + ((int64_t)tid * h->n_layers + in->layer) * AP_CALIB_BINS;
-    for (int32_t i = 0; i < in->n_q; i++) {
-        const float *q = in->q + (int64_t)i * in->q_stride;
-        for (int32_t j = 0; j < in->n_k; j++) {
-            if (!ap_head_pair_valid(in, i, j)) continue;
-            const float *k = in->k + (int64_t)j * in->k_stride;
-            double s = 0.0;
-            for (int32_t c = 0; c < in->d; c++) s += (double)q[c] * (double)k[c];
-            s *= in->scale;
-            int64_t b = (int64_t)floor((s - AP_CALIB_LO) / AP_CALIB_BIN_WIDTH);
-            if (b < 0) b = 0;
-            if (b >= AP_CALIB_BINS) b = AP_CALIB_BINS - 1;
-            bins[b]++;
-        }
+    const int32_t S = in->n_q, T = in->n_k, d = in->d;
+    /* the keys in double (T, d), a block's queries (ROWS, d) and scores (ROWS, T) */
+    double *kd = malloc(sizeof(double) * ((size_t)T * (size_t)d + (size_t)CALIB_ROWS * ((size_t)d + (size_t)T)));
+    if (!kd) {
+        h->failed = 1;
+        return;
     }
+    double *qd = kd + (int64_t)T * d, *sb = qd + (int64_t)CALIB_ROWS * d;
+    for (int32_t j = 0; j < T; j++)
+        for (int32_t c = 0; c < d; c++) kd[(int64_t)j * d + c] = (double)in->k[(int64_t)j * in->k_stride + c];
+    for (int32_t i0 = 0; i0 < S; i0 += CALIB_ROWS) {
+        const int32_t n_rows = S - i0 < CALIB_ROWS ? S - i0 : CALIB_ROWS;
+        int32_t n_keys = in->causal ? i0 + n_rows + (T - S) : T;
+        if (n_keys > T) n_keys = T;
+        ap_scores_rows(in->q + (int64_t)i0 * in->q_stride, in->q_stride, n_rows, kd, n_keys, d, in->scale, qd, sb, T);
+        for (int32_t r = 0; r < n_rows; r++)
+            for (int32_t j = 0; j < n_keys; j++) {
+                if (!ap_head_pair_valid(in, i0 + r, j)) continue;
+                const double s = sb[(int64_t)r * T + j];
+                int64_t b = (int64_t)floor((s - AP_CALIB_LO) / AP_CALIB_BIN_WIDTH);
+                if (b < 0) b = 0;
+                if (b >= AP_CALIB_BINS) b = AP_CALIB_BINS - 1;
+                bins[b]++;
+            }
+    }
+    free(kd);
 }
 
 /* FNV-1a over the text, to tell a cached result from another text's. */
@@ -134,6 +151,7 @@ static enum ap_status compute(struct ap_model *m, const char *text, size_t len, 
         m->observer = (struct ap_model_observer){.on_head = on_head, .user = &h};
     }
     for (int64_t c = 0; st == AP_OK && c < n_chunks; c++) st = ap_model_run(m, chunks + c * T, T);
+    if (st == AP_OK && h.failed) st = ap_error(AP_ERR_NOMEM, "out of memory for the calibration scores of %s", label);
     m->method = saved;
     m->observer = saved_obs;
     ap_method_free(dense);
