@@ -301,7 +301,7 @@ struct ap_ppl_window {
     double nll, nll_dense;     /* summed negative log-likelihood (nats), method and dense */
     double kl_sum;             /* summed KL(dense || method) over the scored targets' rows */
     int64_t top1_agree;        /* rows whose argmax agrees with dense */
-    double density;            /* kept / valid attention pairs of the method's pass */
+    double density;            /* kept pairs / the dense causal pairs of the window (L H W(W+1)/2) */
     double seconds, seconds_dense; /* wall time of the method's and the dense prefill */
 };
 
@@ -309,7 +309,7 @@ struct ap_ppl_result {
     double ppl, ppl_dense;     /* exp(mean NLL) over every scored target */
     double kl_mean;            /* mean KL(dense || method) per scored target, nats */
     double top1;               /* fraction of scored rows whose argmax agrees with dense */
-    double density;            /* kept / valid pairs over every window */
+    double density;            /* kept pairs / the dense causal pairs, over every window */
     int64_t tokens, windows, scored;
     double seconds, seconds_dense; /* summed prefill wall time */
     char note[512];            /* the method's set-up note, or "" */

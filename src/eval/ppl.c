@@ -26,9 +26,9 @@ struct ap_ppl_params ap_ppl_default_params(void) {
     return p;
 }
 
-/* Kept and valid pairs and the method's statistics over a pass, per thread. */
+/* Kept pairs and the method's statistics over a pass, per thread. */
 struct density_acc {
-    int64_t kept, valid, decode_rows;
+    int64_t kept, decode_rows;
     double stats[2][AP_METHOD_MAX_STATS]; /* [0] prefill, [1] decode steps */
     char pad[40];
 };
@@ -51,7 +51,6 @@ static void on_head(void *user, const struct ap_head_inputs *in, const struct ap
 #endif
     if (t >= ob->n_threads) t = 0;
     ob->acc[t].kept += out->kept;
-    ob->acc[t].valid += out->valid;
     const int step = in->n_q == 1;
     ob->acc[t].decode_rows += step;
     for (int32_t s = 0; s < AP_METHOD_MAX_STATS; s++) ob->acc[t].stats[step][s] += out->stats[s];
@@ -171,9 +170,13 @@ enum ap_status ap_ppl_run(const char *model_path, const char *text_path, const c
             win.seconds = ap_time_now() - t0;
             m->observer = saved;
             if (st != AP_OK) break;
-            int64_t wk = 0, wv = 0;
+            /* density against the dense model's pairs: every head of every
+             * layer, each position seeing itself and the ones before, so
+             * what SpAtten's token and head pruning remove counts as pruned */
+            int64_t wk = 0;
+            const int64_t wv = (int64_t)m->info.n_layers * m->info.n_heads * ((int64_t)W * (W + 1) / 2);
             for (int32_t t = 0; t < m->n_threads; t++) {
-                wk += ob.acc[t].kept, wv += ob.acc[t].valid;
+                wk += ob.acc[t].kept;
                 res->decode_rows += ob.acc[t].decode_rows;
                 for (int32_t s = 0; s < AP_METHOD_MAX_STATS; s++) {
                     res->stats_prefill[s] += ob.acc[t].stats[0][s];

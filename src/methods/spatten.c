@@ -336,6 +336,9 @@ static enum ap_status spatten_end_layer(void *state, struct ap_layer_view *view)
 
 /* ---------------------------------------------------------------- predict */
 
+/* Query rows whose exact probabilities one dgemm computes (without pq). */
+#define SPATTEN_ROWS 32
+
 /* Contract: see method.h and the file comment. With v_keep = 1 and pq = 0
  * the mask is "every valid pair" (out->mask = NULL). Otherwise per row:
  * probabilities (exact, or progressive-quantized with pq=1), then the top-k
@@ -358,7 +361,12 @@ static enum ap_status spatten_predict(const void *state, const struct ap_head_in
         }
         return AP_OK;
     }
-    double *buf = malloc(sizeof(double) * ((size_t)T * 3 + (p->pq ? (size_t)T * d * 2 + (size_t)d : 0)));
+    /* without pq, exact probabilities a block of rows at a time (one dgemm,
+     * kernels/probs_row.h): the keys in double (T, d), a block's queries
+     * (ROWS, d) and probabilities (ROWS, T) */
+    const int blocked = !p->pq;
+    const size_t n_blk = blocked ? (size_t)T * d + (size_t)SPATTEN_ROWS * ((size_t)d + (size_t)T) : 0;
+    double *buf = malloc(sizeof(double) * ((size_t)T * 3 + (p->pq ? (size_t)T * d * 2 + (size_t)d : 0) + n_blk));
     uint8_t *vis = malloc((size_t)T);
     if (!buf || !vis) {
         free(buf);
@@ -367,6 +375,11 @@ static enum ap_status spatten_predict(const void *state, const struct ap_head_in
     }
     double *prob = buf, *scratch = buf + T, *k_msb = buf + 3 * (size_t)T, *k_full = k_msb + (size_t)T * d;
     double *v_row = k_full + (size_t)T * d; /* (d), pq only */
+    double *kd = buf + 3 * (size_t)T, *qd = kd + (size_t)T * d, *pb = qd + (size_t)SPATTEN_ROWS * d; /* not pq */
+    int32_t n_vis[SPATTEN_ROWS];
+    if (blocked)
+        for (int32_t j = 0; j < T; j++)
+            for (int32_t c = 0; c < d; c++) kd[(int64_t)j * d + c] = (double)in->k[(int64_t)j * in->k_stride + c];
     /* a decode step (one query) whose caller takes quantized K/V: attention
      * itself then runs on the keys the row ended with and on quantized values */
     const int apply_pq = p->pq && S == 1 && out->k_eff && out->v_eff;
@@ -379,6 +392,12 @@ static enum ap_status spatten_predict(const void *state, const struct ap_head_in
     int64_t kept = 0;
     for (int32_t i = 0; i < S; i++) {
         uint8_t *mrow = out->mask + (int64_t)i * T;
+        if (blocked && i % SPATTEN_ROWS == 0) {
+            const int32_t n_rows = S - i < SPATTEN_ROWS ? S - i : SPATTEN_ROWS;
+            ap_probs_rows(in->q + (int64_t)i * in->q_stride, in->q_stride, n_rows, kd, T, d, in->scale,
+                          in->causal ? i + (T - S) : T - 1, in->causal ? 1 : 0, in->key_valid, qd, pb, n_vis);
+        }
+        if (blocked) prob = pb + (int64_t)(i % SPATTEN_ROWS) * T;
         if (in->query_valid && !in->query_valid[i]) {
             memset(mrow, 0, (size_t)T);
             continue;
@@ -417,8 +436,7 @@ static enum ap_status spatten_predict(const void *state, const struct ap_head_in
                 }
                 out->kv_replaced = 1;
             }
-        } else if (value_pruning)
-            ap_probs_row(q, in->k, in->k_stride, T, d, in->scale, last, in->key_valid, prob);
+        }
         if (!value_pruning) {
             memcpy(mrow, vis, (size_t)T);
             kept += n;
