@@ -14,9 +14,16 @@ MODEL=models/SmolLM2-135M-Instruct/model.gguf
 TEXT=data/austen/emma.txt
 CTXS=${AP_CTXS:-1024 2048 4096}
 mkdir -p "$OUT"
-POINTS=${AP_POINTS:-"oracle-topk:keep=0.5 oracle-topk:keep=0.3 oracle-threshold:t=1e-3 oracle-threshold:t=1e-4
-hammer hammer:t=0.001 sanger:t=1e-3 sanger:t=1e-4 leopard:density=0.55 leopard:density=0.3
-sprint:density=0.55 sprint:density=0.3 spatten:token_keep=0.8 spatten:token_keep=0.95"}
+# Four settings per method, bracketing the 1% boundary found at 1024
+# tokens; LEOPARD's and SPRINT's `density` is the calibration target (the
+# kept fraction of calibration pairs), not the density measured on Emma.
+POINTS=${AP_POINTS:-"oracle-topk:keep=0.5 oracle-topk:keep=0.3 oracle-topk:keep=0.2 oracle-topk:keep=0.1
+oracle-threshold:t=1e-3 oracle-threshold:t=3e-4 oracle-threshold:t=1e-4 oracle-threshold:t=3e-5
+sanger:t=2e-3 sanger:t=1e-3 sanger:t=3e-4 sanger:t=1e-4
+hammer:zero=-2 hammer:zero=-4 hammer:zero=-6 hammer:zero=-8
+leopard:density=0.55 leopard:density=0.7 leopard:density=0.8 leopard:density=0.9
+sprint:density=0.55 sprint:density=0.7 sprint:density=0.8 sprint:density=0.9
+spatten:token_keep=1,v_keep=0.3 spatten:token_keep=1,v_keep=0.5 spatten:token_keep=1,v_keep=0.7 spatten:token_keep=0.9"}
 for ctx in $CTXS; do
     var=AP_WINDOWS_$ctx
     case $ctx in 1024) def=2 ;; *) def=1 ;; esac
