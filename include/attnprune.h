@@ -229,8 +229,9 @@ struct ap_method_desc {
 };
 struct ap_method_param_desc {
     const char *key;
-    const char *def;  /* default value, as written in a spec */
+    const char *def;         /* default value, as written in a spec (encoders) */
     const char *help;
+    const char *def_decoder; /* the default on a causal decoder (often def) */
 };
 int32_t ap_method_list_count(void);
 /* AP_ERR_RANGE if index is outside 0..ap_method_list_count()-1. */

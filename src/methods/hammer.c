@@ -265,12 +265,18 @@ static enum ap_status hammer_predict(const void *state, const struct ap_head_inp
 
 static void hammer_free(void *state) { free(state); }
 
+/* Defaults on a causal decoder (SmolLM2-135M; docs/decoder.md): the
+ * setting the sweeps of docs/results.md found within 1% of dense perplexity. */
+static const struct ap_param_default decoder_defaults[] = {{"zero", "-6"}};
+
 const struct ap_method_ops ap_method_hammer = {
     .name = "hammer",
     .summary = "mean redistribution, 2-bit power-of-two Q.K, shifted-ReLU softmax, division-free threshold",
     .paper = "HAMMER, IEEE CAL 2022",
     .params = hammer_params,
     .n_params = (int32_t)(sizeof hammer_params / sizeof hammer_params[0]),
+    .decoder_defaults = decoder_defaults,
+    .n_decoder_defaults = (int32_t)(sizeof decoder_defaults / sizeof decoder_defaults[0]),
     .stat_names = hammer_stat_names,
     .n_stats = ST_COUNT,
     .init = hammer_init,

@@ -244,6 +244,10 @@ static enum ap_status leopard_predict(const void *state, const struct ap_head_in
     return AP_OK;
 }
 
+/* Defaults on a causal decoder (SmolLM2-135M; docs/decoder.md): the
+ * setting the sweeps of docs/results.md found within 1% of dense perplexity. */
+static const struct ap_param_default decoder_defaults[] = {{"density", "0.8"}};
+
 const struct ap_method_ops ap_method_leopard = {
     .name = "leopard",
     .summary = "per-layer score thresholds (calibrated, not learned) decided by exact bit-serial Q.K with early "
@@ -251,6 +255,8 @@ const struct ap_method_ops ap_method_leopard = {
     .paper = "LEOPARD, ISCA 2022 (Li et al., Accelerating Attention through Gradient-Based Learned Runtime Pruning)",
     .params = leopard_params,
     .n_params = (int32_t)(sizeof leopard_params / sizeof leopard_params[0]),
+    .decoder_defaults = decoder_defaults,
+    .n_decoder_defaults = (int32_t)(sizeof decoder_defaults / sizeof decoder_defaults[0]),
     .stat_names = leopard_stats,
     .n_stats = ST_COUNT,
     .init = leopard_init,

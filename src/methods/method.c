@@ -35,6 +35,13 @@ const struct ap_method_ops *ap_method_at(int32_t index) {
     return index >= 0 && index < ap_method_count() ? g_methods[index] : NULL;
 }
 
+/* The default of parameter i on a decoder: its decoder override, else def. */
+static const char *decoder_default(const struct ap_method_ops *ops, int32_t i) {
+    for (int32_t k = 0; k < ops->n_decoder_defaults; k++)
+        if (strcmp(ops->decoder_defaults[k].key, ops->params[i].key) == 0) return ops->decoder_defaults[k].def;
+    return ops->params[i].def;
+}
+
 int32_t ap_method_list_count(void) { return ap_method_count(); }
 
 enum ap_status ap_method_list_get(int32_t index, struct ap_method_desc *out) {
@@ -53,6 +60,7 @@ enum ap_status ap_method_list_param(int32_t index, int32_t param, struct ap_meth
         return ap_error(AP_ERR_RANGE, "no parameter %d of method %d", param, index);
     out->key = ops->params[param].key;
     out->def = ops->params[param].def;
+    out->def_decoder = decoder_default(ops, param);
     out->help = ops->params[param].help;
     return AP_OK;
 }
@@ -121,6 +129,10 @@ static enum ap_status check_keys(const struct ap_method_ops *ops, const char *pa
 }
 
 enum ap_status ap_method_create(const char *spec, struct ap_method **out) {
+    return ap_method_create_for(spec, 0, out);
+}
+
+enum ap_status ap_method_create_for(const char *spec, int decoder, struct ap_method **out) {
     *out = NULL;
     if (!spec || !*spec) spec = "dense";
     const char *colon = strchr(spec, ':');
@@ -147,9 +159,9 @@ enum ap_status ap_method_create(const char *spec, struct ap_method **out) {
     size_t used = 0;
     full[0] = '\0';
     for (int32_t i = 0; i < ops->n_params; i++) {
-        if (!ops->params[i].def || !ops->params[i].def[0]) continue;
-        int n = snprintf(full + used, sizeof full - used, "%s%s=%s", used ? "," : "", ops->params[i].key,
-                         ops->params[i].def);
+        const char *def = decoder ? decoder_default(ops, i) : ops->params[i].def;
+        if (!def || !def[0]) continue;
+        int n = snprintf(full + used, sizeof full - used, "%s%s=%s", used ? "," : "", ops->params[i].key, def);
         if (n < 0 || (size_t)n >= sizeof full - used) return ap_error(AP_ERR_INVALID_ARG, "method '%s': defaults too long", ops->name);
         used += (size_t)n;
     }

@@ -29,6 +29,12 @@ struct ap_param_desc {
     const char *help; /* one line: meaning, unit, range */
 };
 
+/* A default that differs on a causal decoder (how each was chosen:
+ * docs/decoder.md). */
+struct ap_param_default {
+    const char *key, *def;
+};
+
 struct ap_head_inputs {
     int32_t layer, head;
     int32_t n_layers, n_heads;  /* L, H of the model */
@@ -88,6 +94,8 @@ struct ap_method_ops {
     const char *paper;
     const struct ap_param_desc *params; /* n_params entries */
     int32_t n_params;
+    const struct ap_param_default *decoder_defaults; /* n_decoder_defaults entries, or NULL */
+    int32_t n_decoder_defaults;
     const char *const *stat_names;      /* n_stats names of ap_head_output.stats */
     int32_t n_stats;
     const char *const *layer_stat_names; /* n_layer_stats names of ap_layer_view.stats */
@@ -118,8 +126,11 @@ struct ap_method_ops {
 struct ap_method;
 
 /* Create a method from a spec "name" or "name:key=value,key=value". Unknown
- * keys are rejected with the list of the method's parameters. */
+ * keys are rejected with the list of the method's parameters. The defaults
+ * are the encoder's; ap_method_create_for(spec, 1, out) takes the decoder's
+ * (def_decoder) where a parameter has one. */
 enum ap_status ap_method_create(const char *spec, struct ap_method **out);
+enum ap_status ap_method_create_for(const char *spec, int decoder, struct ap_method **out);
 void ap_method_free(struct ap_method *m);
 const char *ap_method_name(const struct ap_method *m);
 const struct ap_method_ops *ap_method_ops_of(const struct ap_method *m);

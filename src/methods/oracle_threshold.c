@@ -118,12 +118,18 @@ static enum ap_status threshold_predict(const void *state, const struct ap_head_
 
 static void threshold_free(void *state) { free(state); }
 
+/* Defaults on a causal decoder (SmolLM2-135M; docs/decoder.md): the
+ * setting the sweeps of docs/results.md found within 1% of dense perplexity. */
+static const struct ap_param_default decoder_defaults[] = {{"t", "1e-4"}};
+
 const struct ap_method_ops ap_method_oracle_threshold = {
     .name = "oracle-threshold",
     .summary = "baseline: keep pairs whose exact probability exceeds t (computes every score)",
     .paper = "oracle baseline of Sanger (MICRO 2021) and LEOPARD (ISCA 2022)",
     .params = g_params,
     .n_params = (int32_t)(sizeof g_params / sizeof g_params[0]),
+    .decoder_defaults = decoder_defaults,
+    .n_decoder_defaults = (int32_t)(sizeof decoder_defaults / sizeof decoder_defaults[0]),
     .stat_names = g_stat_names,
     .n_stats = N_STATS,
     .init = threshold_init,

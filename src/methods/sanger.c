@@ -278,12 +278,18 @@ static enum ap_status sanger_predict(const void *state, const struct ap_head_inp
 
 static void sanger_free(void *state) { free(state); }
 
+/* Defaults on a causal decoder (SmolLM2-135M; docs/decoder.md): the
+ * setting the sweeps of docs/results.md found within 1% of dense perplexity. */
+static const struct ap_param_default decoder_defaults[] = {{"t", "1e-4"}};
+
 const struct ap_method_ops ap_method_sanger = {
     .name = "sanger",
     .summary = "4-bit quantized Q.K prediction, softmax, probability threshold; pack & split statistics",
     .paper = "Sanger, MICRO 2021",
     .params = sanger_params,
     .n_params = (int32_t)(sizeof sanger_params / sizeof sanger_params[0]),
+    .decoder_defaults = decoder_defaults,
+    .n_decoder_defaults = (int32_t)(sizeof decoder_defaults / sizeof decoder_defaults[0]),
     .stat_names = sanger_stat_names,
     .n_stats = ST_COUNT,
     .init = sanger_init,

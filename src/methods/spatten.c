@@ -457,12 +457,18 @@ static enum ap_status spatten_predict(const void *state, const struct ap_head_in
     return AP_OK;
 }
 
+/* Defaults on a causal decoder (SmolLM2-135M; docs/decoder.md): the
+ * setting the sweeps of docs/results.md found within 1% of dense perplexity. */
+static const struct ap_param_default decoder_defaults[] = {{"token_keep", "1"}, {"v_keep", "0.6"}};
+
 const struct ap_method_ops ap_method_spatten = {
     .name = "spatten",
     .summary = "cascade token and head pruning by accumulated importance, top-k engine, local value pruning",
     .paper = "SpAtten, HPCA 2021",
     .params = g_params,
     .n_params = (int32_t)(sizeof g_params / sizeof g_params[0]),
+    .decoder_defaults = decoder_defaults,
+    .n_decoder_defaults = (int32_t)(sizeof decoder_defaults / sizeof decoder_defaults[0]),
     .stat_names = g_stat_names,
     .n_stats = N_STATS,
     .layer_stat_names = g_layer_stat_names,

@@ -319,6 +319,10 @@ static enum ap_status sprint_predict(const void *state, const struct ap_head_inp
     return AP_OK;
 }
 
+/* Defaults on a causal decoder (SmolLM2-135M; docs/decoder.md): the
+ * setting the sweeps of docs/results.md found within 1% of dense perplexity. */
+static const struct ap_param_default decoder_defaults[] = {{"density", "0.8"}};
+
 const struct ap_method_ops ap_method_sprint = {
     .name = "sprint",
     .summary = "in-memory approximate thresholding (4-bit MSB Q.K, b-bit output) against per-layer thresholds "
@@ -326,6 +330,8 @@ const struct ap_method_ops ap_method_sprint = {
     .paper = "SPRINT (Yazdanbakhsh et al., Sparse Attention Acceleration with Approximate In-Memory Pruning; thesis ch. 3)",
     .params = sprint_params,
     .n_params = (int32_t)(sizeof sprint_params / sizeof sprint_params[0]),
+    .decoder_defaults = decoder_defaults,
+    .n_decoder_defaults = (int32_t)(sizeof decoder_defaults / sizeof decoder_defaults[0]),
     .stat_names = sprint_stats,
     .n_stats = ST_COUNT,
     .init = sprint_init,

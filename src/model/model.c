@@ -80,7 +80,7 @@ enum ap_status ap_model_load(const char *path, struct ap_model_params params, st
         snprintf(m->calib_text, sizeof m->calib_text, "%.4000s/%s", m->dir, AP_CALIB_DEFAULT_TEXT);
     /* GEMMs outside the attention loop use every thread of the model */
     openblas_set_num_threads(m->n_threads);
-    enum ap_status st = ap_method_create(params.method, &m->method);
+    enum ap_status st = ap_method_create_for(params.method, decoder, &m->method);
     if (st == AP_OK) st = decoder ? ap_llama_load(m, gguf, params) : ap_bert_load(m, path, params);
     if (st == AP_OK) st = ap_model_calibrate_method(m, m->dir, m->calib_text);
     if (st != AP_OK) {
@@ -114,7 +114,7 @@ void ap_model_free(struct ap_model *m) {
 
 enum ap_status ap_model_set_method(struct ap_model *m, const char *spec) {
     struct ap_method *fresh = NULL, *old = m->method;
-    enum ap_status st = ap_method_create(spec, &fresh);
+    enum ap_status st = ap_method_create_for(spec, m->info.arch == AP_ARCH_LLAMA, &fresh);
     if (st != AP_OK) return st;
     char old_note[sizeof m->info.method_note];
     memcpy(old_note, m->info.method_note, sizeof old_note);

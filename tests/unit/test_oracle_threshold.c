@@ -71,3 +71,47 @@ TEST(oracle_threshold_matches_numpy) {
             (long long)t.settings, (long long)t.heads, (long long)t.pairs, (long long)t.differing, (long long)t.ties);
     CHECK(t.settings >= 2);
 }
+
+/* Defaults by model kind: every method is created for a decoder with its
+ * decoder defaults, each override names one of its parameters, the
+ * registry reports it, and the method it builds is the one the explicit
+ * spec builds (here oracle-threshold: t=1e-4 on a decoder, 2e-3 on an
+ * encoder, seen in which pairs a row keeps). */
+TEST(methods_decoder_defaults) {
+    for (int32_t i = 0; i < ap_method_count(); i++) {
+        const struct ap_method_ops *ops = ap_method_at(i);
+        struct ap_method *m = NULL;
+        CHECK_STATUS(ap_method_create_for(ops->name, 1, &m), AP_OK);
+        ap_method_free(m);
+        for (int32_t k = 0; k < ops->n_decoder_defaults; k++) {
+            int32_t found = -1;
+            for (int32_t p = 0; p < ops->n_params; p++)
+                if (strcmp(ops->params[p].key, ops->decoder_defaults[k].key) == 0) found = p;
+            if (found < 0) {
+                ap_test_fail(__FILE__, __LINE__, "%s: decoder default for unknown parameter '%s'", ops->name,
+                             ops->decoder_defaults[k].key);
+                continue;
+            }
+            struct ap_method_param_desc pd;
+            CHECK_STATUS(ap_method_list_param(i, found, &pd), AP_OK);
+            CHECK(strcmp(pd.def_decoder, ops->decoder_defaults[k].def) == 0);
+        }
+    }
+    /* one row, p = (1, e, e^2, e^3, e^-5) / z: 0.032, 0.087, 0.237, 0.644, 2.2e-4 */
+    const float q[] = {1}, k[] = {0, 1, 2, 3, -5};
+    const struct ap_head_inputs in = {.n_layers = 1, .n_heads = 1, .n_q = 1, .n_k = 5, .d = 1, .q = q, .k = k,
+                                      .v = k, .q_stride = 1, .k_stride = 1, .v_stride = 1, .scale = 1.0f};
+    const char *want[3] = {"11110", "11111", "00110"}; /* encoder default, decoder default, t=0.1 given */
+    for (int c = 0; c < 3; c++) {
+        struct ap_method *m = NULL;
+        REQUIRE(ap_method_create_for(c == 2 ? "oracle-threshold:t=0.1" : "oracle-threshold", c >= 1, &m) == AP_OK);
+        uint8_t mask[5];
+        struct ap_head_output out = {.mask = mask};
+        CHECK_STATUS(ap_method_predict(m, &in, &out), AP_OK);
+        char got[6];
+        for (int j = 0; j < 5; j++) got[j] = (char)('0' + mask[j]);
+        got[5] = '\0';
+        if (strcmp(got, want[c]) != 0) ap_test_fail(__FILE__, __LINE__, "case %d: mask %s, expected %s", c, got, want[c]);
+        ap_method_free(m);
+    }
+}
