@@ -249,9 +249,9 @@ TEST(llama_spatten_progressive_quantization_in_decode) {
     CHECK_STATUS(ap_npy_open(p_ids, &n_ids), AP_OK);
     int64_t S = 0;
     const int32_t *ids = npy_i32(n_ids, &S);
-    const char *specs[4] = {"dense", "spatten:token_keep=1,pq=1,key_bits=24,msb_bits=24,value_bits=24",
-                            "spatten:token_keep=1,pq=1,key_bits=12,msb_bits=4,pq_threshold=1",
-                            "spatten:token_keep=1,pq=1,key_bits=12,msb_bits=4,pq_threshold=0"};
+    const char *specs[4] = {"dense", "spatten:token_keep=1,v_keep=1,pq=1,key_bits=24,msb_bits=24,value_bits=24",
+                            "spatten:token_keep=1,v_keep=1,pq=1,key_bits=12,msb_bits=4,pq_threshold=1",
+                            "spatten:token_keep=1,v_keep=1,pq=1,key_bits=12,msb_bits=4,pq_threshold=0"};
     float *h[4] = {0};
     int32_t D = 0;
     for (int s = 0; s < 4 && ids && S >= 48; s++) {
