@@ -90,7 +90,7 @@ static const struct ap_param_desc g_params[] = {
     {"keep_first", "1", "1 = never prune token 0 ([CLS])"},
     {"keep_last", "0", "1 = never prune the last token ([SEP])"},
     {"v_keep", "1", "local value pruning: fraction of each row's largest probabilities kept (0 < x <= 1; 1 = off)"},
-    {"pq", "0", "1 = run progressive quantization per row and count its decisions (stats only)"},
+    {"pq", "0", "1 = progressive quantization per row: counted in a prefill, applied to the K and V attention reads in a decoder's decode steps"},
     {"key_bits", "12", "progressive quantization: full key width in bits (2..24)"},
     {"msb_bits", "8", "progressive quantization: MSB part fetched first (1..key_bits)"},
     {"pq_threshold", "0.1", "progressive quantization: recompute a row with the LSBs if its max probability < this"},
