@@ -463,3 +463,38 @@ TEST(leopard_padding_causal_and_invalid_queries) {
     CHECK_EQ_INT(out.stats[0], valid - kept);
     ap_method_free(m);
 }
+
+/* The method through both paths: 16-bit queries with 1 key bit per step
+ * are exact in fp32 (the sgemm blocks), with 16 bits per step they are not
+ * (one ap_bit_serial_dot per pair). Early termination never changes a
+ * decision, so the two masks are equal, causal and with padding keys. */
+TEST(leopard_block_and_per_pair_paths_agree) {
+    enum { S = 70, T = 90, D = 64 };
+    static float q[S * D], k[T * D];
+    static uint8_t m1[S * T], m2[S * T], kv[T];
+    uint64_t rng = 0x9E3779B97F4A7C15ull;
+#define UNIFORM() ((float)((int64_t)((rng = rng * 6364136223846793005ull + 1) >> 40) % 2001 - 1000) / 500.0f)
+    for (int32_t x = 0; x < S * D; x++) q[x] = UNIFORM(); /* in [-2, 2] */
+    for (int32_t x = 0; x < T * D; x++) k[x] = UNIFORM();
+#undef UNIFORM
+    for (int32_t j = 0; j < T; j++) kv[j] = j % 7 != 3;
+    CHECK(ap_bs_rows_exact(D, 32768, 15, 1));
+    CHECK(!ap_bs_rows_exact(D, 32768, 15, 16));
+    const char *specs[2] = {"leopard:th=0.5,q_bits=16,k_bits=16,B=1", "leopard:th=0.5,q_bits=16,k_bits=16,B=16"};
+    uint8_t *masks[2] = {m1, m2};
+    int64_t kept[2] = {0, 0};
+    for (int c = 0; c < 2; c++) {
+        struct ap_method *m = NULL;
+        REQUIRE(ap_method_create(specs[c], &m) == AP_OK);
+        const struct ap_head_inputs in = {.n_layers = 1, .n_heads = 1, .n_q = S, .n_k = T, .d = D, .q = q, .k = k,
+                                          .v = k, .q_stride = D, .k_stride = D, .v_stride = D, .scale = 0.125f,
+                                          .causal = 1, .key_valid = kv};
+        struct ap_head_output out = {.mask = masks[c]};
+        CHECK_STATUS(ap_method_predict(m, &in, &out), AP_OK);
+        kept[c] = out.kept;
+        ap_method_free(m);
+    }
+    CHECK(memcmp(m1, m2, sizeof m1) == 0);
+    CHECK_EQ_INT(kept[0], kept[1]);
+    CHECK(kept[0] > 0 && kept[0] < (int64_t)S * T / 2);
+}
