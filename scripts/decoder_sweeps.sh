@@ -5,7 +5,8 @@
 # OUT_DIR (default build/decoder-sweeps), then the table
 # (scripts/ppl_table.py OUT_DIR). AP_CTXS picks the contexts (default
 # "1024 2048 4096"), AP_WINDOWS_<ctx> the windows per context (default 2, 1,
-# 1), AP_POINTS the settings (default: two per method; see below).
+# 1), AP_POINTS the settings (default: four per method; see below; bare
+# method names run the defaults).
 set -euo pipefail
 TOOL=${1:-build/attnprune}
 OUT=${2:-build/decoder-sweeps}
