@@ -7,6 +7,7 @@
 #   make fuzz          run every libFuzzer target (FUZZ_SECONDS each, clang)
 #   make bench         embed speed against sentence-transformers
 #   make bench-attention  fp32 attention kernel against the reference, per head
+#   make bench-peak    the machine's fp32 peak: an FMA loop and OpenBLAS sgemm
 #   make install       PREFIX=/usr/local: library, header, pkg-config file, tool
 #
 # Nothing here uses -march=native: SIMD paths are chosen at run time.
@@ -69,7 +70,7 @@ REPLAY_BINS := $(FUZZ_NAMES:%=$(B)/tests/replay_%)
 # keep the fuzz targets' objects that the replay binaries are linked from
 .SECONDARY:
 
-.PHONY: all lib tool tests benches setup demo test unit valgrind fuzz fuzz-build bench bench-attention install \
+.PHONY: all lib tool tests benches setup demo test unit valgrind fuzz fuzz-build bench bench-attention bench-peak install \
   uninstall clean
 
 all: lib tool benches
@@ -158,6 +159,9 @@ bench: setup all
 
 bench-attention: $(B)/bench/attention_f32_vs_ref
 	$(B)/bench/attention_f32_vs_ref
+
+bench-peak: $(B)/bench/fp32_peak
+	$(B)/bench/fp32_peak
 
 # ----------------------------------------------------------------- install
 
