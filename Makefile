@@ -5,7 +5,8 @@
 #   make test VARIANT=asan | VARIANT=ubsan    the same under a sanitizer
 #   make valgrind      the command-line tool's embed under valgrind memcheck
 #   make fuzz          run every libFuzzer target (FUZZ_SECONDS each, clang)
-#   make bench         embed speed against sentence-transformers
+#   make bench         embed speed against sentence-transformers, attention against
+#                      torch SDPA (bench/results.csv)
 #   make bench-attention  fp32 attention kernel against the reference, per head
 #   make bench-peak    the machine's fp32 peak: an FMA loop and OpenBLAS sgemm
 #   make install       PREFIX=/usr/local: library, header, pkg-config file, tool
@@ -156,6 +157,7 @@ fuzz: fuzz-build
 
 bench: setup all
 	@bench/embed_vs_sentence_transformers.sh $(TOOL)
+	@bench/attention_vs_torch.sh $(B)
 
 bench-attention: $(B)/bench/attention_f32_vs_ref
 	$(B)/bench/attention_f32_vs_ref
