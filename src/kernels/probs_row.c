@@ -44,6 +44,11 @@ int32_t ap_probs_row(const float *q, const float *k, int64_t k_stride, int32_t T
     return n;
 }
 
+void ap_keys_f64(const float *k, int64_t k_stride, int32_t T, int32_t d, double *kd) {
+    for (int32_t j = 0; j < T; j++)
+        for (int32_t c = 0; c < d; c++) kd[(int64_t)j * d + c] = (double)k[(int64_t)j * k_stride + c];
+}
+
 void ap_scores_rows(const float *q, int64_t q_stride, int32_t n_rows, const double *kd, int32_t n_keys, int32_t d,
                     float scale, double *qd, double *s, int64_t ld) {
     if (n_rows <= 0 || n_keys <= 0) return;

@@ -18,6 +18,10 @@
 int32_t ap_probs_row(const float *q, const float *k, int64_t k_stride, int32_t T, int32_t d, float scale,
                      int32_t last_key, const uint8_t *key_valid, double *p);
 
+/* kd (T, d) = the keys k (T, d), row stride k_stride, in double: the key
+ * side of ap_scores_rows and ap_probs_rows, converted once per head. */
+void ap_keys_f64(const float *k, int64_t k_stride, int32_t T, int32_t d, double *kd);
+
 /* s (n_rows, ld) = scale * q_r . k_j for rows r < n_rows of q (row stride
  * q_stride) and keys j < n_keys of kd (keys in double, (>= n_keys, d)), by
  * one dgemm over the rows converted to double in qd (n_rows * d doubles).

@@ -71,8 +71,7 @@ static enum ap_status threshold_predict(const void *state, const struct ap_head_
     int32_t n_vis[ORACLE_ROWS];
     if (!kd) return ap_error(AP_ERR_NOMEM, "out of memory for %d keys", T);
     double *qd = kd + (int64_t)T * d, *pb = qd + (int64_t)ORACLE_ROWS * d;
-    for (int32_t j = 0; j < T; j++)
-        for (int32_t c = 0; c < d; c++) kd[(int64_t)j * d + c] = (double)in->k[(int64_t)j * in->k_stride + c];
+    ap_keys_f64(in->k, in->k_stride, T, d, kd);
     int64_t kept = 0, valid = 0;
     for (int32_t i0 = 0; i0 < S; i0 += ORACLE_ROWS) {
         const int32_t n_rows = S - i0 < ORACLE_ROWS ? S - i0 : ORACLE_ROWS;

@@ -377,9 +377,7 @@ static enum ap_status spatten_predict(const void *state, const struct ap_head_in
     double *v_row = k_full + (size_t)T * d; /* (d), pq only */
     double *kd = buf + 3 * (size_t)T, *qd = kd + (size_t)T * d, *pb = qd + (size_t)SPATTEN_ROWS * d; /* not pq */
     int32_t n_vis[SPATTEN_ROWS];
-    if (blocked)
-        for (int32_t j = 0; j < T; j++)
-            for (int32_t c = 0; c < d; c++) kd[(int64_t)j * d + c] = (double)in->k[(int64_t)j * in->k_stride + c];
+    if (blocked) ap_keys_f64(in->k, in->k_stride, T, d, kd);
     /* a decode step (one query) whose caller takes quantized K/V: attention
      * itself then runs on the keys the row ended with and on quantized values */
     const int apply_pq = p->pq && S == 1 && out->k_eff && out->v_eff;

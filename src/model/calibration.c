@@ -61,12 +61,12 @@ static void on_head(void *user, const struct ap_head_inputs *in, const struct ap
     /* the keys in double (T, d), a block's queries (ROWS, d) and scores (ROWS, T) */
     double *kd = malloc(sizeof(double) * ((size_t)T * (size_t)d + (size_t)CALIB_ROWS * ((size_t)d + (size_t)T)));
     if (!kd) {
+#pragma omp atomic write
         h->failed = 1;
         return;
     }
     double *qd = kd + (int64_t)T * d, *sb = qd + (int64_t)CALIB_ROWS * d;
-    for (int32_t j = 0; j < T; j++)
-        for (int32_t c = 0; c < d; c++) kd[(int64_t)j * d + c] = (double)in->k[(int64_t)j * in->k_stride + c];
+    ap_keys_f64(in->k, in->k_stride, T, d, kd);
     for (int32_t i0 = 0; i0 < S; i0 += CALIB_ROWS) {
         const int32_t n_rows = S - i0 < CALIB_ROWS ? S - i0 : CALIB_ROWS;
         int32_t n_keys = in->causal ? i0 + n_rows + (T - S) : T;
