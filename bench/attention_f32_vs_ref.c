@@ -82,7 +82,7 @@ int main(int argc, char **argv) {
         }
         float *q = malloc(sizeof(float) * (size_t)S * d), *k = malloc(sizeof(float) * (size_t)S * d);
         float *v = malloc(sizeof(float) * (size_t)S * d), *o = malloc(sizeof(float) * (size_t)S * d);
-        float *scratch = malloc(sizeof(float) * ap_attention_f32_scratch(S, S));
+        float *scratch = malloc(sizeof(float) * ap_attention_f32_scratch(S, S, d));
         double *ref_scratch = malloc(sizeof(double) * (size_t)S);
         if (!q || !k || !v || !o || !scratch || !ref_scratch) {
             fprintf(stderr, "out of memory at S = %d\n", S);

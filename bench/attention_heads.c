@@ -69,7 +69,7 @@ int main(int argc, char **argv) {
             fprintf(stderr, "attention_heads: S must be >= 1, got %d\n", S);
             return 2;
         }
-        const size_t n = (size_t)heads * (size_t)S * (size_t)d, sc = ap_attention_f32_scratch(S, S);
+        const size_t n = (size_t)heads * (size_t)S * (size_t)d, sc = ap_attention_f32_scratch(S, S, d);
         float *q = malloc(sizeof(float) * n), *k = malloc(sizeof(float) * n), *v = malloc(sizeof(float) * n);
         float *o = malloc(sizeof(float) * n), *scratch = malloc(sizeof(float) * sc * (size_t)threads);
         double *ms = malloc(sizeof(double) * (size_t)runs);

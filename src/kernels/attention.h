@@ -46,7 +46,7 @@ void ap_attention_ref(const struct ap_attn_head *h, const uint8_t *mask, double 
  * Additional requirements: q, k, v and o strides are at least d; V rows the
  * block can see must be finite (a zero probability still multiplies its V
  * row, which the reference skips); scratch holds
- * ap_attention_f32_scratch(S, T) floats, preferably 64-byte aligned.
+ * ap_attention_f32_scratch(S, T, d) floats, preferably 64-byte aligned.
  * BLAS called inside an OpenMP parallel region runs single-threaded
  * (OpenBLAS built for OpenMP), so callers parallelize over heads. */
 void ap_attention_f32(const struct ap_attn_head *h, const uint8_t *mask, float *scratch, double *key_prob);
@@ -57,8 +57,23 @@ void ap_attention_f32(const struct ap_attn_head *h, const uint8_t *mask, float *
 void ap_attention_f32_isa(const struct ap_attn_head *h, const uint8_t *mask, float *scratch, double *key_prob,
                           uint32_t features);
 
-/* Floats of scratch ap_attention_f32 needs for S queries and T keys:
- * O(min(S, block) * T). */
-size_t ap_attention_f32_scratch(int32_t n_q, int32_t n_k);
+/* Floats of scratch ap_attention_f32 needs for S queries, T keys and head
+ * dimension d: O(T (d + block)), never O(S T). */
+size_t ap_attention_f32_scratch(int32_t n_q, int32_t n_k, int32_t d);
+
+/* The flash-style kernel (kernels/flash_f32.c): tiled over query blocks
+ * and key tiles with an online softmax, hand-written for AVX-512 and AVX2,
+ * memory O(T d) for the packed keys plus a fixed block workspace. Same
+ * contract as ap_attention_f32 without key_prob. Runs the widest variant
+ * `features` (intersected with ap_cpu_features()) allows and returns 1, or
+ * returns 0 without touching anything when the CPU has neither (the
+ * caller then takes the portable BLAS path). scratch holds
+ * ap_attention_flash_scratch(S, T, d) floats. ap_attention_f32 calls it
+ * for every head with more than one query row and no key_prob. */
+int ap_attention_flash(const struct ap_attn_head *h, const uint8_t *mask, float *scratch, uint32_t features);
+size_t ap_attention_flash_scratch(int32_t n_q, int32_t n_k, int32_t d);
+
+/* Which flash variant `features` selects: 2 = AVX-512, 1 = AVX2, 0 = none. */
+int ap_attention_flash_isa(uint32_t features);
 
 #endif

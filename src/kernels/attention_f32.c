@@ -55,11 +55,13 @@
  * P starts on a cache line when the scratch does. */
 static int64_t row_stride(int32_t T) { return ((int64_t)T + 15) / 16 * 16; }
 
-size_t ap_attention_f32_scratch(int32_t n_q, int32_t n_k) {
+size_t ap_attention_f32_scratch(int32_t n_q, int32_t n_k, int32_t d) {
     int32_t rows = n_q < AP_ATTN_F32_BLOCK ? n_q : AP_ATTN_F32_BLOCK;
     if (rows < 1) rows = 1;
     if (n_k < 1) n_k = 1;
-    return (size_t)rows * (size_t)row_stride(n_k);
+    const size_t blas = (size_t)rows * (size_t)row_stride(n_k);
+    const size_t flash = n_q > 1 ? ap_attention_flash_scratch(n_q, n_k, d) : 0;
+    return blas > flash ? blas : flash;
 }
 
 /* ------------------------------------------------------------ softmax row */
@@ -183,6 +185,8 @@ void ap_attention_f32_isa(const struct ap_attn_head *h, const uint8_t *mask, flo
     AP_ASSERT(h->q_stride <= INT_MAX && h->k_stride <= INT_MAX && h->v_stride <= INT_MAX && h->o_stride <= INT_MAX);
     AP_ASSERT(L <= INT_MAX);
     AP_ASSERT(S == 0 || scratch != NULL);
+    /* more than one row and no key_prob: the flash kernel, where the CPU has one */
+    if (S > 1 && !key_prob && ap_attention_flash(h, mask, scratch, features)) return;
 
     for (int32_t i0 = 0; i0 < S; i0 += AP_ATTN_F32_BLOCK) {
         const int32_t nb = S - i0 < AP_ATTN_F32_BLOCK ? S - i0 : AP_ATTN_F32_BLOCK;

@@ -345,7 +345,7 @@ static enum ap_status load_weights(struct ap_model *m, const char *dir) {
 /* Floats of one thread's attention-kernel scratch, rounded up to whole
  * cache lines so that each thread's slice stays 64-byte aligned. */
 static size_t attn_scratch_floats(const struct ap_model *m) {
-    size_t n = ap_attention_f32_scratch(m->s_cap, m->s_cap);
+    size_t n = ap_attention_f32_scratch(m->s_cap, m->s_cap, m->info.head_dim);
     return ap_arena_size_of(n * sizeof(float)) / sizeof(float);
 }
 

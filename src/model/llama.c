@@ -241,7 +241,7 @@ static enum ap_status alloc_scratch(struct ap_model *m, struct ap_llama *ll) {
                    ap_arena_size_of(C) + 2 * ap_arena_size_of(C * half * sizeof(float)) +
                    3 * ap_arena_size_of(S * D * sizeof(float)) + 2 * ap_arena_size_of(S * H * d * sizeof(float)) +
                    2 * ap_arena_size_of(S * G * d * sizeof(float)) + 2 * ap_arena_size_of(S * I * sizeof(float)) +
-                   ap_arena_size_of(nt * S * C) + ap_arena_size_of(nt * ap_attention_f32_scratch((int32_t)S, (int32_t)C) * sizeof(float)) +
+                   ap_arena_size_of(nt * S * C) + ap_arena_size_of(nt * ap_attention_f32_scratch((int32_t)S, (int32_t)C, (int32_t)d) * sizeof(float)) +
                    2 * ap_arena_size_of(nt * C * d * sizeof(float)) +
                    2 * ap_arena_size_of(H * C * sizeof(double)) +
                    ap_arena_size_of(H * sizeof(double)) + ap_arena_size_of(C) + ap_arena_size_of(H);
@@ -264,7 +264,7 @@ static enum ap_status alloc_scratch(struct ap_model *m, struct ap_llama *ll) {
     ll->gate = ap_arena_floats(a, S * I);
     ll->up = ap_arena_floats(a, S * I);
     ll->masks = ap_arena_alloc(a, nt * S * C);
-    ll->scratch_len = ap_attention_f32_scratch((int32_t)S, (int32_t)C);
+    ll->scratch_len = ap_attention_f32_scratch((int32_t)S, (int32_t)C, (int32_t)d);
     ll->scores = ap_arena_floats(a, nt * ll->scratch_len);
     ll->k_eff = ap_arena_floats(a, nt * C * d);
     ll->v_eff = ap_arena_floats(a, nt * C * d);

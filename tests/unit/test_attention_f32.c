@@ -130,7 +130,7 @@ static double check_case(const struct attn_case *c) {
     uint8_t *mask = c->mask_density >= 0 ? malloc((size_t)S * (size_t)T) : NULL;
     uint8_t *key_valid = c->pad_frac > 0 ? malloc((size_t)T) : NULL;
     uint8_t *query_valid = c->hole_frac > 0 ? malloc((size_t)S) : NULL;
-    const size_t n_scratch = ap_attention_f32_scratch(S, T);
+    const size_t n_scratch = ap_attention_f32_scratch(S, T, d);
     float *scratch = malloc(sizeof(float) * n_scratch); /* exact size, so ASan sees an overrun */
     double *ref_scratch = malloc(sizeof(double) * (size_t)T);
     double *kp = c->key_prob ? malloc(sizeof(double) * (size_t)T) : NULL;
@@ -226,7 +226,7 @@ TEST(attention_f32_matches_ref_masks_padding_key_prob) {
                                           .causal = causal, .strided = (a + b + m) % 2,
                                           .mask_density = densities[m], .pad_frac = (a + m) % 3 ? 0.1 : 0.0,
                                           .hole_frac = (b + m) % 3 ? 0.2 : 0.0, .empty_rows = (a + b) % 2,
-                                          .key_prob = 1, .amplitude = 1.0f};
+                                          .key_prob = (a + b + causal) % 2, .amplitude = 1.0f};
                     worst = fmax(worst, check_case(&c));
                     n++;
                 }
@@ -253,19 +253,24 @@ TEST(attention_f32_matches_ref_decode_step) {
 TEST(attention_f32_large_scores) {
     double worst = 0.0;
     for (int causal = 0; causal <= 1; causal++) {
-        struct attn_case c = {.S = 200, .T = 513, .d = 64, .causal = causal, .mask_density = 0.5, .pad_frac = 0.1,
-                              .key_prob = 1, .amplitude = 10.0f};
-        worst = fmax(worst, check_case(&c));
+        for (int kp = 0; kp <= 1; kp++) {
+            struct attn_case c = {.S = 200, .T = 513, .d = 64, .causal = causal, .mask_density = 0.5,
+                                  .pad_frac = 0.1, .key_prob = kp, .amplitude = 10.0f};
+            worst = fmax(worst, check_case(&c));
+        }
     }
     fprintf(stderr, "    max output error %.3g of max|V| * amplitude^2\n", worst);
 }
 
-/* The scratch size: one block of rows (at most S) times T rounded up to
- * whole cache lines, and never 0. */
+/* The scratch size: at least one block of rows (at most S) times T
+ * rounded up to whole cache lines for the BLAS path, room for the packed
+ * keys (T d) of the flash path, linear in T, and never 0. */
 TEST(attention_f32_scratch_size) {
-    CHECK_EQ_INT(ap_attention_f32_scratch(1, 1), 16);
-    CHECK_EQ_INT(ap_attention_f32_scratch(1, 4096), 4096);
-    CHECK_EQ_INT(ap_attention_f32_scratch(2, 17), 2 * 32);
-    CHECK(ap_attention_f32_scratch(4096, 4096) <= (size_t)256 * 4096);
-    CHECK(ap_attention_f32_scratch(0, 0) >= 1);
+    CHECK(ap_attention_f32_scratch(1, 1, 1) >= 16);
+    CHECK(ap_attention_f32_scratch(1, 4096, 64) >= 4096);
+    CHECK(ap_attention_f32_scratch(2, 17, 64) >= 2 * 32);
+    CHECK(ap_attention_f32_scratch(2, 17, 64) >= 32 * 64);
+    CHECK(ap_attention_f32_scratch(4096, 4096, 64) <= (size_t)256 * 4096);
+    CHECK(2 * ap_attention_f32_scratch(4096, 4096, 64) >= ap_attention_f32_scratch(8192, 8192, 64));
+    CHECK(ap_attention_f32_scratch(0, 0, 1) >= 1);
 }

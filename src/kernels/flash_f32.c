@@ -1,0 +1,267 @@
+/* flash_f32.c — flash-style fp32 attention for one head: tiled, online
+ * softmax, hand-written for AVX-512 and AVX2 (the body is flash_f32_isa.h,
+ * compiled once per instruction set and picked at run time).
+ *
+ * Legend: S = queries, T = keys, d = head dimension, dp = d rounded up to
+ * the vector width VW, BQ = query rows per block, BK = keys per tile,
+ * MR = query rows per score micro-tile.
+ *
+ * Per head: K is packed once into panels of VW keys transposed (Kp, (T, d)
+ * floats in all: O(T d), no S x T matrix anywhere). Per block of BQ query
+ * rows, for each tile of BK keys the block can see, for each group of MR
+ * rows:
+ *   1. scores: MR x BK from the rows (pre-scaled by scale log2 e) and the
+ *      tile's panels, MR x (NR VW) accumulators held in registers;
+ *   2. online softmax per row: masks (causal limit, the method's mask,
+ *      padding keys) as -inf, running max m and sum l, 2^(s - m) in place,
+ *      the row's accumulated output rescaled when m grows;
+ *   3. Oacc (MR, dp) += P (MR, BK) · V_tile (BK, d), PR rows x FL_DV
+ *      vectors of accumulators in registers;
+ * and at the end O = Oacc / l (exact zeros for rows with nothing kept).
+ * The block's working set (Qs, Oacc, one MR x BK score tile) is BQ (d + dp)
+ * + MR BK floats (36 KiB at d = 64); a tile of K and V (BK rows each,
+ * 128 KiB at d = 64) stays in L2 while the block's row groups use it.
+ *
+ * Numerics: fp32 throughout (scores, probabilities, sums, accumulators);
+ * 2^x by a degree-6 polynomial on the fraction and the exponent put in
+ * directly (within 2 ulp of exp2 on [-126, 0]); probabilities of dropped
+ * keys are exact zeros. The order of additions differs from the BLAS path
+ * and from the double reference; tests/unit/test_attention_f32.c bounds the
+ * difference. */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "attnprune.h"
+#include "core/error.h"
+#include "kernels/attention.h"
+
+#define FL_BQ 64  /* query rows per block (a multiple of FL_MR) */
+#define FL_BK 256 /* keys per tile (a multiple of 2 x 16) */
+#define FL_MR 8   /* query rows per score micro-tile */
+#define FL_PR 4   /* query rows per P·V micro-tile (divides FL_MR) */
+
+/* 2^x, x <= 0, coefficients: Taylor series of e^(f ln 2) to degree 6 on
+ * f in [-1/2, 1/2] (truncation error below 1.3e-7 relative). */
+#define EXP2_C1 0.693147180559945f
+#define EXP2_C2 0.240226506959101f
+#define EXP2_C3 0.0555041086648216f
+#define EXP2_C4 0.00961812910762848f
+#define EXP2_C5 0.00133335581464284f
+#define EXP2_C6 0.000154035303933816f
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define AP_FLASH_X86 1
+
+/* ----------------------------------------------------------------- AVX-512 */
+
+#define FL_NAME(x) x##_avx512
+#define FL_TARGET __attribute__((target("avx512f,fma")))
+#define VW 16
+#define FL_NR 2
+#define FL_DV 4
+#define vf __m512
+#define V_LOAD(p) _mm512_loadu_ps(p)
+#define V_LOADU(p) _mm512_loadu_ps(p)
+#define V_STORE(p, x) _mm512_storeu_ps((p), (x))
+#define V_SET1(x) _mm512_set1_ps(x)
+#define V_ZERO() _mm512_setzero_ps()
+#define V_FMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
+#define V_MUL(a, b) _mm512_mul_ps((a), (b))
+#define V_SUB(a, b) _mm512_sub_ps((a), (b))
+#define V_ADD(a, b) _mm512_add_ps((a), (b))
+#define V_MAX(a, b) _mm512_max_ps((a), (b))
+#define V_HMAX(x) _mm512_reduce_max_ps(x)
+#define V_HSUM(x) _mm512_reduce_add_ps(x)
+#define V_LOADN(p, n) _mm512_maskz_loadu_ps((__mmask16)((1u << (n)) - 1u), (p))
+#define V_KEEP_FIRST(x, n) _mm512_mask_mov_ps(_mm512_set1_ps(-INFINITY), (__mmask16)((1u << (n)) - 1u), (x))
+#define V_KEEP_BYTES(x, b, n) keep_bytes_avx512((x), (b), (n))
+#define V_EXP2(x) exp2_avx512(x)
+
+FL_TARGET static inline __m512 exp2_avx512(__m512 x) {
+    const __m512 xc = _mm512_max_ps(x, _mm512_set1_ps(-127.0f));
+    const __m512 n = _mm512_roundscale_ps(xc, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m512 f = _mm512_sub_ps(xc, n);
+    __m512 p = _mm512_set1_ps(EXP2_C6);
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(EXP2_C5));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(EXP2_C4));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(EXP2_C3));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(EXP2_C2));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(EXP2_C1));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
+    const __m512 y = _mm512_scalef_ps(p, n);
+    const __mmask16 under = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-126.0f), _CMP_LT_OQ);
+    return _mm512_mask_mov_ps(y, under, _mm512_setzero_ps());
+}
+
+FL_TARGET static inline __m512 keep_bytes_avx512(__m512 x, const uint8_t *b, int32_t n) {
+    uint8_t tmp[16] = {0};
+    const uint8_t *src = b;
+    if (n < 16) {
+        memcpy(tmp, b, (size_t)n);
+        memset(tmp + n, 1, (size_t)(16 - n)); /* lanes past n: unchanged */
+        src = tmp;
+    }
+    const __m512i w = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)src));
+    const __mmask16 keep = _mm512_test_epi32_mask(w, w);
+    return _mm512_mask_mov_ps(_mm512_set1_ps(-INFINITY), keep, x);
+}
+
+#include "kernels/flash_f32_isa.h"
+
+#undef FL_NAME
+#undef FL_TARGET
+#undef VW
+#undef FL_NR
+#undef FL_DV
+#undef V_LOAD
+#undef V_LOADU
+#undef V_STORE
+#undef V_SET1
+#undef V_ZERO
+#undef V_FMA
+#undef V_MUL
+#undef V_SUB
+#undef V_ADD
+#undef V_MAX
+#undef V_HMAX
+#undef V_HSUM
+#undef V_LOADN
+#undef V_KEEP_FIRST
+#undef V_KEEP_BYTES
+#undef V_EXP2
+#undef vf
+
+/* -------------------------------------------------------------------- AVX2 */
+
+#define FL_NAME(x) x##_avx2
+#define FL_TARGET __attribute__((target("avx2,fma")))
+#define VW 8
+#define FL_NR 1
+#define FL_DV 2
+#define vf __m256
+#define V_LOAD(p) _mm256_loadu_ps(p)
+#define V_LOADU(p) _mm256_loadu_ps(p)
+#define V_STORE(p, x) _mm256_storeu_ps((p), (x))
+#define V_SET1(x) _mm256_set1_ps(x)
+#define V_ZERO() _mm256_setzero_ps()
+#define V_FMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
+#define V_MUL(a, b) _mm256_mul_ps((a), (b))
+#define V_SUB(a, b) _mm256_sub_ps((a), (b))
+#define V_ADD(a, b) _mm256_add_ps((a), (b))
+#define V_MAX(a, b) _mm256_max_ps((a), (b))
+#define V_HMAX(x) hmax_avx2(x)
+#define V_HSUM(x) hsum_avx2(x)
+#define V_LOADN(p, n) _mm256_maskload_ps((p), first_lanes_avx2(n))
+#define V_KEEP_FIRST(x, n)                                                                                           \
+    _mm256_blendv_ps(_mm256_set1_ps(-INFINITY), (x), _mm256_castsi256_ps(first_lanes_avx2(n)))
+#define V_KEEP_BYTES(x, b, n) keep_bytes_avx2((x), (b), (n))
+#define V_EXP2(x) exp2_avx2(x)
+
+/* All ones in lanes < n, zeros from n on. */
+FL_TARGET static inline __m256i first_lanes_avx2(int32_t n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+FL_TARGET static inline float hmax_avx2(__m256 x) {
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    return _mm_cvtss_f32(m);
+}
+
+FL_TARGET static inline float hsum_avx2(__m256 x) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+FL_TARGET static inline __m256 exp2_avx2(__m256 x) {
+    const __m256 xc = _mm256_max_ps(x, _mm256_set1_ps(-127.0f));
+    const __m256 n = _mm256_round_ps(xc, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m256 f = _mm256_sub_ps(xc, n);
+    __m256 p = _mm256_set1_ps(EXP2_C6);
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(EXP2_C5));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(EXP2_C4));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(EXP2_C3));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(EXP2_C2));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(EXP2_C1));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0f));
+    /* 2^n for n in [-127, 0]: (n + 127) << 23 in the exponent bits (0 at n = -127) */
+    const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    const __m256 y = _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+    const __m256 under = _mm256_cmp_ps(x, _mm256_set1_ps(-126.0f), _CMP_LT_OQ);
+    return _mm256_andnot_ps(under, y);
+}
+
+FL_TARGET static inline __m256 keep_bytes_avx2(__m256 x, const uint8_t *b, int32_t n) {
+    uint8_t tmp[8];
+    if (n < 8) {
+        memcpy(tmp, b, (size_t)n);
+        memset(tmp + n, 1, (size_t)(8 - n));
+    } else {
+        memcpy(tmp, b, 8);
+    }
+    int64_t bits;
+    memcpy(&bits, tmp, sizeof bits);
+    const __m256i w = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(bits));
+    const __m256i drop = _mm256_cmpeq_epi32(w, _mm256_setzero_si256());
+    return _mm256_blendv_ps(x, _mm256_set1_ps(-INFINITY), _mm256_castsi256_ps(drop));
+}
+
+#include "kernels/flash_f32_isa.h"
+
+#endif /* x86-64 */
+
+/* ------------------------------------------------------------------ driver */
+
+/* Floats of the per-block workspace (Qs, Oacc, one score tile, m, l),
+ * each part a multiple of 16 floats. */
+static size_t block_floats(int32_t d) {
+    const size_t dp = ((size_t)d + 15) / 16 * 16, dq = ((size_t)FL_BQ * (size_t)d + 15) / 16 * 16;
+    return dq + (size_t)FL_BQ * dp + (size_t)FL_MR * FL_BK + 2 * (size_t)FL_BQ;
+}
+
+/* Floats of packed K: panels of 16 keys (the widest VW). */
+static size_t packed_k_floats(int32_t n_k, int32_t d) { return ((size_t)n_k + 15) / 16 * 16 * (size_t)d; }
+
+size_t ap_attention_flash_scratch(int32_t n_q, int32_t n_k, int32_t d) {
+    (void)n_q;
+    if (n_k < 1) n_k = 1;
+    if (d < 1) d = 1;
+    return packed_k_floats(n_k, d) + block_floats(d);
+}
+
+int ap_attention_flash_isa(uint32_t features) {
+#ifdef AP_FLASH_X86
+    if ((features & AP_CPU_AVX512F) && (features & AP_CPU_FMA)) return 2;
+    if ((features & AP_CPU_AVX2) && (features & AP_CPU_FMA)) return 1;
+#endif
+    (void)features;
+    return 0;
+}
+
+int ap_attention_flash(const struct ap_attn_head *h, const uint8_t *mask, float *scratch, uint32_t features) {
+    const int isa = ap_attention_flash_isa(features & ap_cpu_features());
+    if (isa == 0) return 0;
+    const int32_t S = h->n_q, T = h->n_k, d = h->d;
+    AP_ASSERT(d >= 1 && d <= AP_ATTN_MAX_HEAD_DIM && S >= 0 && T >= 0);
+    AP_ASSERT(h->q_stride >= d && h->k_stride >= d && h->v_stride >= d && h->o_stride >= d);
+    if (S == 0) return 1;
+    float *Kp = scratch;
+    float *ws = scratch + packed_k_floats(T, d);
+#ifdef AP_FLASH_X86
+    if (isa == 2) {
+        pack_k_avx512(h, T, Kp);
+        for (int32_t i0 = 0; i0 < S; i0 += FL_BQ) rows_avx512(h, Kp, mask, i0, S - i0 < FL_BQ ? S - i0 : FL_BQ, ws);
+    } else {
+        pack_k_avx2(h, T, Kp);
+        for (int32_t i0 = 0; i0 < S; i0 += FL_BQ) rows_avx2(h, Kp, mask, i0, S - i0 < FL_BQ ? S - i0 : FL_BQ, ws);
+    }
+#else
+    (void)Kp, (void)ws, (void)mask;
+#endif
+    return 1;
+}

@@ -1,0 +1,246 @@
+/* flash_f32_isa.h — the body of the flash-style fp32 attention kernel,
+ * included by flash_f32.c once per instruction set. Not a public header.
+ *
+ * The includer defines:
+ *   FL_NAME(x)   the variant's name for x (e.g. x##_avx512)
+ *   FL_TARGET    __attribute__((target(...))) for every function here
+ *   VW           floats per vector
+ *   FL_NR        key panels (of VW keys) per score micro-tile
+ *   FL_DV        vectors of the head dimension per P·V micro-tile
+ *   vf           the vector type, and the operations
+ *   V_LOAD(p) V_STORE(p, x) V_SET1(x) V_ZERO() V_FMA(a, b, c) = a*b + c
+ *   V_MUL V_SUB V_ADD V_MAX V_EXP2(x) (2^x for x <= 0, 0 below -126)
+ *   V_HMAX(x) V_HSUM(x) (horizontal max / sum to a float)
+ *   V_LOADN(p, n) (first n < VW floats, the rest 0)
+ *   V_KEEP_FIRST(x, n)        lanes >= n set to -inf
+ *   V_KEEP_BYTES(x, b, n)     lanes whose byte b[lane] is 0 set to -inf;
+ *                             reads only b[0, n), lanes >= n are unchanged
+ *
+ * Legend: S = queries, T = keys, d = head dimension, dp = d rounded up to
+ * VW, BQ = query rows per block (FL_BQ), BK = keys per tile (FL_BK),
+ * MR = query rows per score micro-tile (FL_MR), PR = rows per P·V
+ * micro-tile (FL_PR). */
+
+/* K (T, d) into panels of VW keys, transposed: Kp[p][c][lane] = K[p VW +
+ * lane][c], zeros past T. Kp holds ceil(T / VW) d VW floats. */
+FL_TARGET static void FL_NAME(pack_k)(const struct ap_attn_head *h, int32_t n_keys, float *Kp) {
+    const int32_t d = h->d;
+    const int32_t n_pan = (n_keys + VW - 1) / VW;
+    for (int32_t p = 0; p < n_pan; p++) {
+        float *dst = Kp + (int64_t)p * d * VW;
+        for (int32_t lane = 0; lane < VW; lane++) {
+            const int32_t j = p * VW + lane;
+            if (j < n_keys) {
+                const float *k = h->k + (int64_t)j * h->k_stride;
+                for (int32_t c = 0; c < d; c++) dst[(int64_t)c * VW + lane] = k[c];
+            } else {
+                for (int32_t c = 0; c < d; c++) dst[(int64_t)c * VW + lane] = 0.0f;
+            }
+        }
+    }
+}
+
+/* Scores of MR query rows (Qs, (MR, d), already scaled by scale log2 e)
+ * against NP panels starting at panel Kp: Sb[r][x VW + lane] for x < NP.
+ * Always inlined with NP a constant, so the accumulators stay in
+ * registers. */
+FL_TARGET static inline __attribute__((always_inline)) void FL_NAME(score_tile)(const float *Qs, int32_t d,
+                                                                               const float *Kp, int NP, float *Sb) {
+    vf acc[FL_MR][FL_NR];
+#pragma GCC unroll 8
+    for (int r = 0; r < FL_MR; r++)
+#pragma GCC unroll 4
+        for (int x = 0; x < FL_NR; x++) acc[r][x] = V_ZERO();
+    for (int32_t c = 0; c < d; c++) {
+        vf kv[FL_NR];
+#pragma GCC unroll 4
+        for (int x = 0; x < FL_NR; x++)
+            if (x < NP) kv[x] = V_LOAD(Kp + ((int64_t)x * d + c) * VW);
+#pragma GCC unroll 8
+        for (int r = 0; r < FL_MR; r++) {
+            const vf qv = V_SET1(Qs[(int64_t)r * d + c]);
+#pragma GCC unroll 4
+            for (int x = 0; x < FL_NR; x++)
+                if (x < NP) acc[r][x] = V_FMA(qv, kv[x], acc[r][x]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < FL_MR; r++)
+#pragma GCC unroll 4
+        for (int x = 0; x < FL_NR; x++)
+            if (x < NP) V_STORE(Sb + (int64_t)r * FL_BK + x * VW, acc[r][x]);
+}
+
+/* Oacc[r][c0 + x VW] += sum over j < nk of P[r][j] V[j][c0 + x VW] for
+ * r < PR, x < NV (a constant when inlined); V rows are h->v + j v_stride
+ * from key t0. last_n > 0: the chunk's last vector holds only last_n
+ * floats of the row (d not a multiple of VW). */
+FL_TARGET static inline __attribute__((always_inline)) void FL_NAME(pv_tile)(const float *P, const float *V,
+                                                                            int64_t vs, int32_t nk, float *Oacc,
+                                                                            int64_t dp, int NV, int last_n) {
+    vf acc[FL_PR][FL_DV];
+#pragma GCC unroll 4
+    for (int r = 0; r < FL_PR; r++)
+#pragma GCC unroll 4
+        for (int x = 0; x < FL_DV; x++)
+            if (x < NV) acc[r][x] = V_LOAD(Oacc + (int64_t)r * dp + x * VW);
+    for (int32_t j = 0; j < nk; j++) {
+        const float *vrow = V + (int64_t)j * vs;
+        vf vv[FL_DV];
+#pragma GCC unroll 4
+        for (int x = 0; x < FL_DV; x++)
+            if (x < NV) vv[x] = (last_n && x == NV - 1) ? V_LOADN(vrow + x * VW, last_n) : V_LOADU(vrow + x * VW);
+#pragma GCC unroll 4
+        for (int r = 0; r < FL_PR; r++) {
+            const vf pb = V_SET1(P[(int64_t)r * FL_BK + j]);
+#pragma GCC unroll 4
+            for (int x = 0; x < FL_DV; x++)
+                if (x < NV) acc[r][x] = V_FMA(pb, vv[x], acc[r][x]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < FL_PR; r++)
+#pragma GCC unroll 4
+        for (int x = 0; x < FL_DV; x++)
+            if (x < NV) V_STORE(Oacc + (int64_t)r * dp + x * VW, acc[r][x]);
+}
+
+/* One row's scores in a tile, s[0, nk) (stored in vectors up to nk rounded
+ * up to VW), into probabilities for the online softmax: keys past nvis
+ * (causal limit), masked (mrow) and padding (kv) keys become -inf; the
+ * row's running max m and sum l are updated and its accumulated output
+ * orow (dp floats) is rescaled when the max grows. Writes exp2(s - m) back
+ * into s (0 for dropped keys). */
+FL_TARGET static void FL_NAME(softmax_tile_row)(float *s, int32_t nk, int32_t nvis, const uint8_t *mrow,
+                                                const uint8_t *kv, float *m, float *l, float *orow, int64_t dp) {
+    const int32_t nvec = (nk + VW - 1) / VW;
+    vf mx = V_SET1(-INFINITY);
+    for (int32_t v = 0; v < nvec; v++) {
+        vf x = V_LOAD(s + (int64_t)v * VW);
+        const int32_t left = nvis - v * VW; /* visible keys from this vector on */
+        if (left < VW) x = V_KEEP_FIRST(x, left < 0 ? 0 : left);
+        const int32_t nb = left < VW ? (left < 0 ? 0 : left) : VW;
+        if (mrow) x = V_KEEP_BYTES(x, mrow + (int64_t)v * VW, nb);
+        if (kv) x = V_KEEP_BYTES(x, kv + (int64_t)v * VW, nb);
+        V_STORE(s + (int64_t)v * VW, x);
+        mx = V_MAX(mx, x);
+    }
+    const float tmax = V_HMAX(mx);
+    const float m_new = tmax > *m ? tmax : *m;
+    if (m_new == -INFINITY) { /* nothing kept so far: no probabilities */
+        for (int32_t v = 0; v < nvec; v++) V_STORE(s + (int64_t)v * VW, V_ZERO());
+        return;
+    }
+    const vf mv = V_SET1(m_new);
+    vf sum = V_ZERO();
+    for (int32_t v = 0; v < nvec; v++) {
+        const vf p = V_EXP2(V_SUB(V_LOAD(s + (int64_t)v * VW), mv));
+        V_STORE(s + (int64_t)v * VW, p);
+        sum = V_ADD(sum, p);
+    }
+    if (m_new > *m && *l != 0.0f) { /* the max grew: earlier terms shrink by 2^(m - m_new) */
+        const float alpha = exp2f(*m - m_new);
+        const vf av = V_SET1(alpha);
+        for (int64_t c = 0; c < dp; c += VW) V_STORE(orow + c, V_MUL(V_LOAD(orow + c), av));
+        *l *= alpha;
+    }
+    *l += V_HSUM(sum);
+    *m = m_new;
+}
+
+/* Query rows [i0, i0 + nb) of head h (nb <= BQ) against the packed keys
+ * Kp: the flash loop over key tiles. ws is the block's workspace (see
+ * flash_f32.c: Qs, Oacc, Sb, m, l). */
+FL_TARGET static void FL_NAME(rows)(const struct ap_attn_head *h, const float *Kp, const uint8_t *mask, int32_t i0,
+                                    int32_t nb, float *ws) {
+    const int32_t S = h->n_q, T = h->n_k, d = h->d, offset = T - S;
+    const int64_t dp = ((int64_t)d + VW - 1) / VW * VW;
+    const int32_t n_groups = (nb + FL_MR - 1) / FL_MR;
+    float *Qs = ws;                             /* (BQ, d) */
+    float *Oacc = Qs + (int64_t)FL_BQ * d;      /* (BQ, dp) */
+    float *Sb = Oacc + (int64_t)FL_BQ * dp;     /* (MR, BK) */
+    float *m = Sb + (int64_t)FL_MR * FL_BK;     /* (BQ) */
+    float *l = m + FL_BQ;                       /* (BQ) */
+    const float qscale = h->scale * 1.44269504088896341f; /* exp(x) = 2^(x log2 e) */
+    const int last_n = (int)(d % VW);
+
+    for (int32_t r = 0; r < n_groups * FL_MR; r++) {
+        float *qs = Qs + (int64_t)r * d;
+        if (r < nb) {
+            const float *q = h->q + (int64_t)(i0 + r) * h->q_stride;
+            for (int32_t c = 0; c < d; c++) qs[c] = q[c] * qscale;
+        } else {
+            memset(qs, 0, sizeof(float) * (size_t)d);
+        }
+        memset(Oacc + (int64_t)r * dp, 0, sizeof(float) * (size_t)dp);
+        m[r] = -INFINITY;
+        l[r] = 0.0f;
+    }
+
+    /* keys the block's last row sees */
+    int64_t tvb64 = h->causal ? (int64_t)i0 + nb + offset : T;
+    const int32_t tvb = tvb64 > T ? T : tvb64 < 0 ? 0 : (int32_t)tvb64;
+    for (int32_t t0 = 0; t0 < tvb; t0 += FL_BK) {
+        const int32_t nk_tile = tvb - t0 < FL_BK ? tvb - t0 : FL_BK;
+        const float *Kt = Kp + (int64_t)(t0 / VW) * d * VW;
+        for (int32_t g = 0; g < n_groups; g++) {
+            const int32_t r0 = g * FL_MR;
+            const int32_t rows = nb - r0 < FL_MR ? nb - r0 : FL_MR;
+            int64_t tvg64 = h->causal ? (int64_t)i0 + r0 + rows + offset : T;
+            if (tvg64 > T) tvg64 = T;
+            const int32_t nk = tvg64 - t0 < nk_tile ? (int32_t)(tvg64 - t0) : nk_tile;
+            if (nk <= 0) continue; /* the group sees no key of this tile */
+
+            /* scores, NR panels at a time */
+            const int32_t n_pan = (nk + VW - 1) / VW;
+            int32_t p = 0;
+            for (; p + FL_NR <= n_pan; p += FL_NR)
+                FL_NAME(score_tile)(Qs + (int64_t)r0 * d, d, Kt + (int64_t)p * d * VW, FL_NR, Sb + (int64_t)p * VW);
+            for (; p < n_pan; p++)
+                FL_NAME(score_tile)(Qs + (int64_t)r0 * d, d, Kt + (int64_t)p * d * VW, 1, Sb + (int64_t)p * VW);
+
+            /* online softmax per row; rows past nb and rows that cannot be
+             * computed get zero probabilities */
+            for (int32_t r = 0; r < FL_MR; r++) {
+                float *s = Sb + (int64_t)r * FL_BK;
+                const int32_t i = i0 + r0 + r;
+                if (r >= rows || (h->query_valid && !h->query_valid[i])) {
+                    memset(s, 0, sizeof(float) * (size_t)(n_pan * VW));
+                    continue;
+                }
+                int64_t lim = h->causal ? (int64_t)i + offset + 1 - t0 : nk; /* visible keys in the tile */
+                const int32_t nvis = lim > nk ? nk : lim < 0 ? 0 : (int32_t)lim;
+                FL_NAME(softmax_tile_row)(s, nk, nvis, mask ? mask + (int64_t)i * T + t0 : NULL,
+                                          h->key_valid ? h->key_valid + t0 : NULL, m + r0 + r, l + r0 + r,
+                                          Oacc + (int64_t)(r0 + r) * dp, dp);
+            }
+
+            /* P·V into the accumulators, PR rows and FL_DV vectors at a time */
+            const float *Vt = h->v + (int64_t)t0 * h->v_stride;
+            for (int32_t pr = 0; pr < FL_MR; pr += FL_PR) {
+                if (pr >= rows) break;
+                const float *P = Sb + (int64_t)pr * FL_BK;
+                float *O = Oacc + (int64_t)(r0 + pr) * dp;
+                const int32_t n_dv = (int32_t)(dp / VW);
+                int32_t x = 0;
+                for (; x + FL_DV <= n_dv; x += FL_DV)
+                    FL_NAME(pv_tile)(P, Vt + (int64_t)x * VW, h->v_stride, nk, O + (int64_t)x * VW, dp, FL_DV,
+                                     x + FL_DV == n_dv ? last_n : 0);
+                for (; x < n_dv; x++)
+                    FL_NAME(pv_tile)(P, Vt + (int64_t)x * VW, h->v_stride, nk, O + (int64_t)x * VW, dp, 1,
+                                     x + 1 == n_dv ? last_n : 0);
+            }
+        }
+    }
+
+    for (int32_t r = 0; r < nb; r++) {
+        float *o = h->o + (int64_t)(i0 + r) * h->o_stride;
+        const float *a = Oacc + (int64_t)r * dp;
+        if (l[r] == 0.0f) { /* not valid, or nothing kept: exact zeros, as the reference */
+            memset(o, 0, sizeof(float) * (size_t)d);
+            continue;
+        }
+        const float inv = 1.0f / l[r];
+        for (int32_t c = 0; c < d; c++) o[c] = a[c] * inv;
+    }
+}
