@@ -73,6 +73,22 @@ size_t ap_attention_f32_scratch(int32_t n_q, int32_t n_k, int32_t d);
 int ap_attention_flash(const struct ap_attn_head *h, const uint8_t *mask, float *scratch, uint32_t features);
 size_t ap_attention_flash_scratch(int32_t n_q, int32_t n_k, int32_t d);
 
+/* Sparse attention from row lists (kernels/flash_f32.c), the fused
+ * execution of a predicted mask: query rows [i0, i0 + nb) of h, row r
+ * attending exactly to the keys cols[row_ptr[r], row_ptr[r + 1]) (row_ptr
+ * (nb + 1), relative to the block), which the caller has already limited
+ * to valid, visible keys (key_valid and causal are not applied again;
+ * query_valid is). Per row, VW keys at a time: gathered Q·K products, the
+ * online softmax, and P·V accumulated in registers, so the cost is
+ * proportional to the kept pairs; no score matrix. Rows with an empty
+ * list or not valid get zeros. Agrees with ap_attention_ref on the same
+ * mask within the tolerances of tests/unit/test_attention_sparse.c.
+ * scratch holds ap_attention_sparse_scratch(d) floats; features as
+ * ap_attention_flash (the portable path is plain C). */
+void ap_attention_sparse_rows(const struct ap_attn_head *h, int32_t i0, int32_t nb, const int64_t *row_ptr,
+                              const int32_t *cols, float *scratch, uint32_t features);
+size_t ap_attention_sparse_scratch(int32_t d);
+
 /* Which flash variant `features` selects: 2 = AVX-512, 1 = AVX2, 0 = none. */
 int ap_attention_flash_isa(uint32_t features);
 

@@ -78,6 +78,7 @@
 #define V_KEEP_FIRST(x, n) _mm512_mask_mov_ps(_mm512_set1_ps(-INFINITY), (__mmask16)((1u << (n)) - 1u), (x))
 #define V_KEEP_BYTES(x, b, n) keep_bytes_avx512((x), (b), (n))
 #define V_EXP2(x) exp2_avx512(x)
+#define V_TSUM(v) tsum_avx512(v)
 
 FL_TARGET static inline __m512 exp2_avx512(__m512 x) {
     const __m512 xc = _mm512_max_ps(x, _mm512_set1_ps(-127.0f));
@@ -108,6 +109,24 @@ FL_TARGET static inline __m512 keep_bytes_avx512(__m512 x, const uint8_t *b, int
     return _mm512_mask_mov_ps(_mm512_set1_ps(-INFINITY), keep, x);
 }
 
+/* r[j] = sum of the lanes of v[j], j < 16: pairs interleaved and added
+ * within 128-bit lanes, then quads, then the four 128-bit lanes. */
+FL_TARGET static inline __m512 tsum_avx512(const __m512 *v) {
+    __m512 b[8], c[4];
+    for (int i = 0; i < 8; i++)
+        b[i] = _mm512_add_ps(_mm512_unpacklo_ps(v[2 * i], v[2 * i + 1]), _mm512_unpackhi_ps(v[2 * i], v[2 * i + 1]));
+    for (int i = 0; i < 4; i++) {
+        const __m512d x = _mm512_castps_pd(b[2 * i]), y = _mm512_castps_pd(b[2 * i + 1]);
+        c[i] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(x, y)), _mm512_castpd_ps(_mm512_unpackhi_pd(x, y)));
+    }
+    const __m512 e01 = _mm512_add_ps(_mm512_shuffle_f32x4(c[0], c[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                                     _mm512_shuffle_f32x4(c[0], c[1], _MM_SHUFFLE(3, 1, 3, 1)));
+    const __m512 e23 = _mm512_add_ps(_mm512_shuffle_f32x4(c[2], c[3], _MM_SHUFFLE(2, 0, 2, 0)),
+                                     _mm512_shuffle_f32x4(c[2], c[3], _MM_SHUFFLE(3, 1, 3, 1)));
+    return _mm512_add_ps(_mm512_shuffle_f32x4(e01, e23, _MM_SHUFFLE(2, 0, 2, 0)),
+                         _mm512_shuffle_f32x4(e01, e23, _MM_SHUFFLE(3, 1, 3, 1)));
+}
+
 #include "kernels/flash_f32_isa.h"
 
 #undef FL_NAME
@@ -131,6 +150,7 @@ FL_TARGET static inline __m512 keep_bytes_avx512(__m512 x, const uint8_t *b, int
 #undef V_KEEP_FIRST
 #undef V_KEEP_BYTES
 #undef V_EXP2
+#undef V_TSUM
 #undef vf
 
 /* -------------------------------------------------------------------- AVX2 */
@@ -158,6 +178,7 @@ FL_TARGET static inline __m512 keep_bytes_avx512(__m512 x, const uint8_t *b, int
     _mm256_blendv_ps(_mm256_set1_ps(-INFINITY), (x), _mm256_castsi256_ps(first_lanes_avx2(n)))
 #define V_KEEP_BYTES(x, b, n) keep_bytes_avx2((x), (b), (n))
 #define V_EXP2(x) exp2_avx2(x)
+#define V_TSUM(v) tsum_avx2(v)
 
 /* All ones in lanes < n, zeros from n on. */
 FL_TARGET static inline __m256i first_lanes_avx2(int32_t n) {
@@ -209,6 +230,18 @@ FL_TARGET static inline __m256 keep_bytes_avx2(__m256 x, const uint8_t *b, int32
     const __m256i w = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(bits));
     const __m256i drop = _mm256_cmpeq_epi32(w, _mm256_setzero_si256());
     return _mm256_blendv_ps(x, _mm256_set1_ps(-INFINITY), _mm256_castsi256_ps(drop));
+}
+
+/* r[j] = sum of the lanes of v[j], j < 8 (as tsum_avx512). */
+FL_TARGET static inline __m256 tsum_avx2(const __m256 *v) {
+    __m256 b[4], c[2];
+    for (int i = 0; i < 4; i++)
+        b[i] = _mm256_add_ps(_mm256_unpacklo_ps(v[2 * i], v[2 * i + 1]), _mm256_unpackhi_ps(v[2 * i], v[2 * i + 1]));
+    for (int i = 0; i < 2; i++) {
+        const __m256d x = _mm256_castps_pd(b[2 * i]), y = _mm256_castps_pd(b[2 * i + 1]);
+        c[i] = _mm256_add_ps(_mm256_castpd_ps(_mm256_unpacklo_pd(x, y)), _mm256_castpd_ps(_mm256_unpackhi_pd(x, y)));
+    }
+    return _mm256_add_ps(_mm256_permute2f128_ps(c[0], c[1], 0x20), _mm256_permute2f128_ps(c[0], c[1], 0x31));
 }
 
 #include "kernels/flash_f32_isa.h"
@@ -264,4 +297,61 @@ int ap_attention_flash(const struct ap_attn_head *h, const uint8_t *mask, float 
     (void)Kp, (void)ws, (void)mask;
 #endif
     return 1;
+}
+
+size_t ap_attention_sparse_scratch(int32_t d) { return 2 * (((size_t)(d < 1 ? 1 : d) + 15) / 16 * 16); }
+
+/* Portable path: the same arithmetic in plain C (double sums), one key
+ * at a time. */
+static void sparse_rows_c(const struct ap_attn_head *h, int32_t i0, int32_t nb, const int64_t *row_ptr,
+                          const int32_t *cols, float *ws) {
+    const int32_t d = h->d;
+    for (int32_t r = 0; r < nb; r++) {
+        const int32_t i = i0 + r;
+        float *o = h->o + (int64_t)i * h->o_stride;
+        const int64_t a = row_ptr[r], b = row_ptr[r + 1];
+        if ((h->query_valid && !h->query_valid[i]) || a == b) {
+            memset(o, 0, sizeof(float) * (size_t)d);
+            continue;
+        }
+        const float *q = h->q + (int64_t)i * h->q_stride;
+        double mx = -INFINITY;
+        for (int64_t e = a; e < b; e++) {
+            const float *k = h->k + (int64_t)cols[e] * h->k_stride;
+            double s = 0.0;
+            for (int32_t c = 0; c < d; c++) s += (double)q[c] * (double)k[c];
+            s *= (double)h->scale;
+            if (s > mx) mx = s;
+        }
+        double sum = 0.0;
+        for (int32_t c = 0; c < d; c++) ws[c] = 0.0f;
+        for (int64_t e = a; e < b; e++) {
+            const float *k = h->k + (int64_t)cols[e] * h->k_stride;
+            const float *v = h->v + (int64_t)cols[e] * h->v_stride;
+            double s = 0.0;
+            for (int32_t c = 0; c < d; c++) s += (double)q[c] * (double)k[c];
+            const double p = exp(s * (double)h->scale - mx);
+            sum += p;
+            for (int32_t c = 0; c < d; c++) ws[c] += (float)(p * (double)v[c]);
+        }
+        for (int32_t c = 0; c < d; c++) o[c] = (float)((double)ws[c] / sum);
+    }
+}
+
+void ap_attention_sparse_rows(const struct ap_attn_head *h, int32_t i0, int32_t nb, const int64_t *row_ptr,
+                              const int32_t *cols, float *scratch, uint32_t features) {
+    AP_ASSERT(h->d >= 1 && h->d <= AP_ATTN_MAX_HEAD_DIM && i0 >= 0 && nb >= 0 && i0 + nb <= h->n_q);
+    const int isa = ap_attention_flash_isa(features & ap_cpu_features());
+#ifdef AP_FLASH_X86
+    if (isa == 2) {
+        sparse_rows_avx512(h, i0, nb, row_ptr, cols, scratch);
+        return;
+    }
+    if (isa == 1) {
+        sparse_rows_avx2(h, i0, nb, row_ptr, cols, scratch);
+        return;
+    }
+#endif
+    (void)isa;
+    sparse_rows_c(h, i0, nb, row_ptr, cols, scratch);
 }

@@ -55,7 +55,7 @@ FL_TARGET static inline __attribute__((always_inline)) void FL_NAME(score_tile)(
         vf kv[FL_NR];
 #pragma GCC unroll 4
         for (int x = 0; x < FL_NR; x++)
-            if (x < NP) kv[x] = V_LOAD(Kp + ((int64_t)x * d + c) * VW);
+            kv[x] = x >= NP ? V_ZERO() : V_LOAD(Kp + ((int64_t)x * d + c) * VW);
 #pragma GCC unroll 8
         for (int r = 0; r < FL_MR; r++) {
             const vf qv = V_SET1(Qs[(int64_t)r * d + c]);
@@ -83,13 +83,13 @@ FL_TARGET static inline __attribute__((always_inline)) void FL_NAME(pv_tile)(con
     for (int r = 0; r < FL_PR; r++)
 #pragma GCC unroll 4
         for (int x = 0; x < FL_DV; x++)
-            if (x < NV) acc[r][x] = V_LOAD(Oacc + (int64_t)r * dp + x * VW);
+            acc[r][x] = x < NV ? V_LOAD(Oacc + (int64_t)r * dp + x * VW) : V_ZERO();
     for (int32_t j = 0; j < nk; j++) {
         const float *vrow = V + (int64_t)j * vs;
         vf vv[FL_DV];
 #pragma GCC unroll 4
         for (int x = 0; x < FL_DV; x++)
-            if (x < NV) vv[x] = (last_n && x == NV - 1) ? V_LOADN(vrow + x * VW, last_n) : V_LOADU(vrow + x * VW);
+            vv[x] = x >= NV ? V_ZERO() : (last_n && x == NV - 1) ? V_LOADN(vrow + x * VW, last_n) : V_LOADU(vrow + x * VW);
 #pragma GCC unroll 4
         for (int r = 0; r < FL_PR; r++) {
             const vf pb = V_SET1(P[(int64_t)r * FL_BK + j]);
@@ -242,5 +242,103 @@ FL_TARGET static void FL_NAME(rows)(const struct ap_attn_head *h, const float *K
         }
         const float inv = 1.0f / l[r];
         for (int32_t c = 0; c < d; c++) o[c] = a[c] * inv;
+    }
+}
+
+/* ------------------------------------------------------------ sparse rows */
+
+/* One query row over a list of keys: q (d floats, pre-scaled by scale
+ * log2 e), cols[0, n) the kept keys (valid, visible, ascending or not),
+ * VW keys at a time: their scores by gathered dot products (one vector of
+ * partial sums per key, then one transposed sum), the online softmax, and
+ * acc (dp floats) += p_j V[j] with FL_DV vectors of acc in registers per
+ * pass. Writes the normalized output row o (d floats), zeros when n = 0. */
+FL_TARGET static void FL_NAME(sparse_row)(const struct ap_attn_head *h, const float *q, const int32_t *cols,
+                                          int32_t n, float *acc, float *o) {
+    const int32_t d = h->d;
+    const int64_t dp = ((int64_t)d + VW - 1) / VW * VW;
+    const int32_t n_dv = (int32_t)(dp / VW);
+    const int last_n = (int)(d % VW);
+    float m = -INFINITY, l = 0.0f;
+    float pbuf[VW];
+    for (int64_t c = 0; c < dp; c += VW) V_STORE(acc + c, V_ZERO());
+    for (int32_t k0 = 0; k0 < n; k0 += VW) {
+        const int32_t nn = n - k0 < VW ? n - k0 : VW;
+        const int32_t *cj = cols + k0;
+        vf part[VW];
+#pragma GCC unroll 16
+        for (int lane = 0; lane < VW; lane++) part[lane] = V_ZERO();
+        for (int32_t x = 0; x < n_dv; x++) {
+            const int tail = (last_n && x == n_dv - 1) ? last_n : 0;
+            const vf qv = tail ? V_LOADN(q + x * VW, tail) : V_LOADU(q + x * VW);
+#pragma GCC unroll 16
+            for (int lane = 0; lane < VW; lane++) {
+                if (lane >= nn) break;
+                const float *kr = h->k + (int64_t)cj[lane] * h->k_stride + x * VW;
+                part[lane] = V_FMA(qv, tail ? V_LOADN(kr, tail) : V_LOADU(kr), part[lane]);
+            }
+        }
+        vf s = V_TSUM(part);
+        if (nn < VW) s = V_KEEP_FIRST(s, nn);
+        const float m_new = V_HMAX(s) > m ? V_HMAX(s) : m;
+        const vf p = V_EXP2(V_SUB(s, V_SET1(m_new)));
+        if (m_new > m && l != 0.0f) {
+            const float alpha = exp2f(m - m_new);
+            const vf av = V_SET1(alpha);
+            for (int64_t c = 0; c < dp; c += VW) V_STORE(acc + c, V_MUL(V_LOAD(acc + c), av));
+            l *= alpha;
+        }
+        m = m_new;
+        l += V_HSUM(p);
+        V_STORE(pbuf, p);
+        for (int32_t x0 = 0; x0 < n_dv; x0 += FL_DV) {
+            vf a[FL_DV];
+            const int nv = n_dv - x0 < FL_DV ? n_dv - x0 : FL_DV;
+#pragma GCC unroll 4
+            for (int x = 0; x < FL_DV; x++)
+                a[x] = x < nv ? V_LOAD(acc + (x0 + x) * VW) : V_ZERO();
+            for (int32_t lane = 0; lane < nn; lane++) {
+                const float *vr = h->v + (int64_t)cj[lane] * h->v_stride + x0 * VW;
+                const vf pb = V_SET1(pbuf[lane]);
+#pragma GCC unroll 4
+                for (int x = 0; x < FL_DV; x++) {
+                    if (x >= nv) break;
+                    const int tail = (last_n && x0 + x == n_dv - 1) ? last_n : 0;
+                    a[x] = V_FMA(pb, tail ? V_LOADN(vr + x * VW, tail) : V_LOADU(vr + x * VW), a[x]);
+                }
+            }
+#pragma GCC unroll 4
+            for (int x = 0; x < FL_DV; x++)
+                if (x < nv) V_STORE(acc + (x0 + x) * VW, a[x]);
+        }
+    }
+    if (l == 0.0f) {
+        memset(o, 0, sizeof(float) * (size_t)d);
+        return;
+    }
+    const float inv = 1.0f / l;
+    for (int32_t c = 0; c < d; c++) o[c] = acc[c] * inv;
+}
+
+/* Rows [i0, i0 + nb) of head h from their key lists (row r's keys are
+ * cols[row_ptr[r], row_ptr[r + 1])); rows not valid get zeros. ws holds
+ * d + dp floats. */
+FL_TARGET static void FL_NAME(sparse_rows)(const struct ap_attn_head *h, int32_t i0, int32_t nb,
+                                           const int64_t *row_ptr, const int32_t *cols, float *ws) {
+    const int32_t d = h->d;
+    const int64_t dp = ((int64_t)d + VW - 1) / VW * VW;
+    float *qs = ws, *acc = ws + dp;
+    const float qscale = h->scale * 1.44269504088896341f;
+    for (int32_t r = 0; r < nb; r++) {
+        const int32_t i = i0 + r;
+        float *o = h->o + (int64_t)i * h->o_stride;
+        const int32_t n = (int32_t)(row_ptr[r + 1] - row_ptr[r]);
+        if ((h->query_valid && !h->query_valid[i]) || n == 0) {
+            memset(o, 0, sizeof(float) * (size_t)d);
+            continue;
+        }
+        const float *q = h->q + (int64_t)i * h->q_stride;
+        for (int32_t c = 0; c < d; c++) qs[c] = q[c] * qscale;
+        FL_NAME(sparse_row)(h, qs, cols + row_ptr[r], n, acc, o);
     }
 }
