@@ -355,3 +355,29 @@ void ap_attention_sparse_rows(const struct ap_attn_head *h, int32_t i0, int32_t 
     (void)isa;
     sparse_rows_c(h, i0, nb, row_ptr, cols, scratch);
 }
+
+int32_t ap_softmax_threshold_row(float *s, int32_t n, const uint8_t *key_valid, double t, int keep_max,
+                                 int32_t *cols, uint32_t features) {
+    const int isa = ap_attention_flash_isa(features & ap_cpu_features());
+#ifdef AP_FLASH_X86
+    if (isa == 2) return threshold_row_avx512(s, n, key_valid, t, keep_max, cols);
+    if (isa == 1) return threshold_row_avx2(s, n, key_valid, t, keep_max, cols);
+#endif
+    (void)isa;
+    float m = -INFINITY;
+    for (int32_t j = 0; j < n; j++) {
+        if (key_valid && !key_valid[j]) s[j] = -INFINITY;
+        if (s[j] > m) m = s[j];
+    }
+    if (m == -INFINITY) return 0;
+    double sum = 0.0;
+    for (int32_t j = 0; j < n; j++) sum += exp((double)s[j] - (double)m);
+    const float thr = (float)((double)m + log(t * sum));
+    int32_t kept = 0;
+    for (int32_t j = 0; j < n; j++)
+        if (s[j] > thr) cols[kept++] = j;
+    if (!kept && keep_max)
+        for (int32_t j = 0; j < n; j++)
+            if (s[j] == m) cols[kept++] = j;
+    return kept;
+}

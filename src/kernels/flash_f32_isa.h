@@ -342,3 +342,47 @@ FL_TARGET static void FL_NAME(sparse_rows)(const struct ap_attn_head *h, int32_t
         FL_NAME(sparse_row)(h, qs, cols + row_ptr[r], n, acc, o);
     }
 }
+
+/* ------------------------------------------------------- softmax threshold */
+
+/* See ap_softmax_threshold_row (attention.h). */
+FL_TARGET static int32_t FL_NAME(threshold_row)(float *s, int32_t n, const uint8_t *kv, double t, int keep_max,
+                                                int32_t *cols) {
+    const int32_t nvec = (n + VW - 1) / VW;
+    vf mx = V_SET1(-INFINITY);
+    for (int32_t v = 0; v < nvec; v++) {
+        const int32_t left = n - v * VW;
+        vf x = left < VW ? V_LOADN(s + (int64_t)v * VW, left) : V_LOAD(s + (int64_t)v * VW);
+        if (left < VW) x = V_KEEP_FIRST(x, left);
+        if (kv) x = V_KEEP_BYTES(x, kv + (int64_t)v * VW, left < VW ? left : VW);
+        if (left < VW) {
+            float tmp[VW];
+            V_STORE(tmp, x);
+            memcpy(s + (int64_t)v * VW, tmp, sizeof(float) * (size_t)left);
+        } else {
+            V_STORE(s + (int64_t)v * VW, x);
+        }
+        mx = V_MAX(mx, x);
+    }
+    const float m = V_HMAX(mx);
+    if (m == -INFINITY) return 0;
+    const vf ml = V_SET1(m * 1.44269504088896341f);
+    const vf l2e = V_SET1(1.44269504088896341f);
+    vf sum = V_ZERO();
+    for (int32_t v = 0; v < nvec; v++) {
+        const int32_t left = n - v * VW;
+        vf x = left < VW ? V_LOADN(s + (int64_t)v * VW, left) : V_LOAD(s + (int64_t)v * VW);
+        if (left < VW) x = V_KEEP_FIRST(x, left);
+        sum = V_ADD(sum, V_EXP2(V_SUB(V_MUL(x, l2e), ml)));
+    }
+    /* p_j = e^(s_j - m) / sum > t  <=>  s_j > m + ln(t sum) */
+    const double thr_d = (double)m + log(t * (double)V_HSUM(sum));
+    const float thr = (float)thr_d;
+    int32_t kept = 0;
+    for (int32_t j = 0; j < n; j++) /* the compiler vectorizes the compare; kept pairs are few */
+        if (s[j] > thr) cols[kept++] = j;
+    if (!kept && keep_max)
+        for (int32_t j = 0; j < n; j++)
+            if (s[j] == m) cols[kept++] = j;
+    return kept;
+}

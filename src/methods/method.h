@@ -121,7 +121,28 @@ struct ap_method_ops {
     enum ap_status (*begin_sequence)(void *state, int32_t n_tokens, int32_t n_layers, int32_t n_heads);
     /* Optional. Called single-threaded after each layer's attention. */
     enum ap_status (*end_layer)(void *state, struct ap_layer_view *view);
+
+    /* Optional fused path: the predictor a block of query rows at a time,
+     * its mask as row lists for ap_attention_sparse_rows, so no (S, T)
+     * buffer exists (memory linear in S). Per head: rows_bytes(S, T, d)
+     * bytes of buffer, rows_prepare once (what every block shares, e.g.
+     * the quantized keys), then predict_rows for rows [i0, i0 + nb), nb <=
+     * AP_ROWS_BLOCK, one block at a time per buffer: row r's kept keys, a
+     * subset of its valid pairs in ascending order, go to cols[row_ptr[r],
+     * row_ptr[r + 1]) (row_ptr (nb + 1), relative to the block; cols has
+     * room for nb T). Adds kept and valid pairs of the rows to *kept and
+     * *valid. The kept pairs equal predict's but for ties at the threshold
+     * that float arithmetic may decide differently (each method's tests
+     * bound them); statistics that need the whole mask (pack & split) are
+     * predict's alone. */
+    size_t (*rows_bytes)(const void *state, int32_t n_q, int32_t n_k, int32_t d);
+    enum ap_status (*rows_prepare)(const void *state, const struct ap_head_inputs *in, void *buf);
+    enum ap_status (*predict_rows)(const void *state, const struct ap_head_inputs *in, void *buf, int32_t i0,
+                                   int32_t nb, int64_t *row_ptr, int32_t *cols, int64_t *kept, int64_t *valid);
 };
+
+/* Query rows per predict_rows call. */
+#define AP_ROWS_BLOCK 32
 
 struct ap_method;
 

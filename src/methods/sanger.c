@@ -25,7 +25,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attnprune.h"
 #include "core/error.h"
+#include "kernels/attention.h"
 #include "kernels/lowbit_dot.h"
 #include "mask/pack_split.h"
 #include "methods/method.h"
@@ -278,6 +280,133 @@ static enum ap_status sanger_predict(const void *state, const struct ap_head_inp
 
 static void sanger_free(void *state) { free(state); }
 
+/* ------------------------------------------------------ fused row blocks */
+
+/* The per-head buffer of the fused path: what every row block shares
+ * (quantizer steps, key norms, valid-key prefix counts, K codes) and one
+ * block's work space. Legend as above; R = AP_ROWS_BLOCK. */
+struct sanger_rows {
+    double gq, gk;    /* quantizer steps of Q and K */
+    float *nk;        /* (T) key norms (1 without normalization) */
+    int32_t *n_valid; /* (T + 1) valid keys among the first j */
+    float *kf;        /* (T, d) K codes as floats */
+    float *qf;        /* (R, d) the block's Q codes as floats */
+    float *dots;      /* (R, T) the block's code products, then its scores */
+    double *nq;       /* (R) the block's query norms */
+    int8_t *qc;       /* (d) one row's codes */
+};
+
+static size_t align64(size_t n) { return (n + 63) / 64 * 64; }
+
+static size_t sanger_rows_bytes(const void *state, int32_t n_q, int32_t n_k, int32_t d) {
+    (void)state, (void)n_q;
+    const size_t T = (size_t)(n_k > 0 ? n_k : 1), D = (size_t)d, R = AP_ROWS_BLOCK;
+    return align64(sizeof(struct sanger_rows)) + align64(sizeof(float) * T) + align64(sizeof(int32_t) * (T + 1)) +
+           align64(sizeof(float) * T * D) + align64(sizeof(float) * R * D) + align64(sizeof(float) * R * T) +
+           align64(sizeof(double) * R) + align64(D);
+}
+
+static struct sanger_rows *rows_layout(void *buf, int32_t n_k, int32_t d) {
+    const size_t T = (size_t)(n_k > 0 ? n_k : 1), D = (size_t)d, R = AP_ROWS_BLOCK;
+    unsigned char *p = buf;
+    struct sanger_rows *r = (struct sanger_rows *)(void *)p;
+    p += align64(sizeof *r);
+    r->nk = (float *)(void *)p, p += align64(sizeof(float) * T);
+    r->n_valid = (int32_t *)(void *)p, p += align64(sizeof(int32_t) * (T + 1));
+    r->kf = (float *)(void *)p, p += align64(sizeof(float) * T * D);
+    r->qf = (float *)(void *)p, p += align64(sizeof(float) * R * D);
+    r->dots = (float *)(void *)p, p += align64(sizeof(float) * R * T);
+    r->nq = (double *)(void *)p, p += align64(sizeof(double) * R);
+    r->qc = (int8_t *)(void *)p;
+    return r;
+}
+
+/* Quantizer ranges over the whole head (as predict), key norms and codes. */
+static enum ap_status sanger_rows_prepare(const void *state, const struct ap_head_inputs *in, void *buf) {
+    const struct sanger_state *s = state;
+    const int32_t S = in->n_q, T = in->n_k, d = in->d;
+    struct sanger_rows *r = rows_layout(buf, T, d);
+    double amax_k = 0.0, amax_q = 0.0;
+    r->n_valid[0] = 0;
+    for (int32_t j = 0; j < T; j++) {
+        const int valid = !in->key_valid || in->key_valid[j];
+        r->n_valid[j + 1] = r->n_valid[j] + valid;
+        if (!valid) continue;
+        const float *k = in->k + (int64_t)j * in->k_stride;
+        const double nk = row_norm(k, d, s->normalize);
+        r->nk[j] = (float)nk;
+        double m = ap_linear_absmax_row(k, divisor(nk), d);
+        if (m > amax_k) amax_k = m;
+    }
+    for (int32_t i = 0; i < S; i++) {
+        if (in->query_valid && !in->query_valid[i]) continue;
+        const float *q = in->q + (int64_t)i * in->q_stride;
+        double m = ap_linear_absmax_row(q, divisor(row_norm(q, d, s->normalize)), d);
+        if (m > amax_q) amax_q = m;
+    }
+    r->gk = ap_linear_gamma(s->bits, s->thr_k > 0.0 ? s->thr_k : amax_k);
+    r->gq = ap_linear_gamma(s->bits, s->thr_q > 0.0 ? s->thr_q : amax_q);
+    for (int32_t j = 0; j < T; j++) {
+        float *kfj = r->kf + (int64_t)j * d;
+        if (in->key_valid && !in->key_valid[j]) {
+            memset(kfj, 0, sizeof(float) * (size_t)d);
+            r->nk[j] = 0.0f;
+            continue;
+        }
+        ap_linear_quant_row(in->k + (int64_t)j * in->k_stride, divisor((double)r->nk[j]), d, r->gk, s->bits, r->qc);
+        for (int32_t c = 0; c < d; c++) kfj[c] = (float)r->qc[c];
+    }
+    return AP_OK;
+}
+
+/* Rows [i0, i0 + nb): the block's code products by one sgemm, scores
+ * dot / (gq gk) |q_i| |k_j| scale in float, the softmax threshold per row
+ * (ap_softmax_threshold_row). Differs from predict only in float rounding
+ * of the scores and the row sum (tests/unit/test_sanger.c bounds it). */
+static enum ap_status sanger_predict_rows(const void *state, const struct ap_head_inputs *in, void *buf, int32_t i0,
+                                          int32_t nb, int64_t *row_ptr, int32_t *cols, int64_t *kept,
+                                          int64_t *valid) {
+    const struct sanger_state *s = state;
+    const int32_t S = in->n_q, T = in->n_k, d = in->d, offset = T - S;
+    AP_ASSERT(nb >= 0 && nb <= AP_ROWS_BLOCK && i0 >= 0 && i0 + nb <= S);
+    struct sanger_rows *r = rows_layout(buf, T, d);
+    const double gg = r->gq * r->gk;
+    for (int32_t b = 0; b < nb; b++) {
+        const int32_t i = i0 + b;
+        float *qfr = r->qf + (int64_t)b * d;
+        if (in->query_valid && !in->query_valid[i]) {
+            memset(qfr, 0, sizeof(float) * (size_t)d);
+            continue;
+        }
+        const float *q = in->q + (int64_t)i * in->q_stride;
+        r->nq[b] = row_norm(q, d, s->normalize);
+        ap_linear_quant_row(q, divisor(r->nq[b]), d, r->gq, s->bits, r->qc);
+        for (int32_t c = 0; c < d; c++) qfr[c] = (float)r->qc[c];
+    }
+    int64_t last64 = in->causal ? (int64_t)i0 + nb + offset : T; /* keys the block's last row sees */
+    const int32_t n_blk = last64 > T ? T : last64 < 0 ? 0 : (int32_t)last64;
+    if (n_blk > 0) ap_codes_gemm_f32(r->qf, nb, r->kf, n_blk, d, r->dots, T);
+    int64_t pos = 0;
+    row_ptr[0] = 0;
+    for (int32_t b = 0; b < nb; b++) {
+        const int32_t i = i0 + b;
+        int64_t n64 = in->causal ? (int64_t)i + offset + 1 : T;
+        const int32_t n = n64 > T ? T : n64 < 0 ? 0 : (int32_t)n64;
+        if (n > 0 && (!in->query_valid || in->query_valid[i])) {
+            float *row = r->dots + (int64_t)b * T;
+            const float c = gg > 0.0 ? (float)(r->nq[b] / gg * (double)in->scale) : 0.0f;
+            for (int32_t j = 0; j < n; j++) row[j] = row[j] * c * r->nk[j];
+            const int32_t k = ap_softmax_threshold_row(row, n, in->key_valid, s->t, s->keep_max, cols + pos,
+                                                       ap_cpu_features());
+            pos += k;
+            *kept += k;
+            *valid += r->n_valid[n];
+        }
+        row_ptr[b + 1] = pos;
+    }
+    return AP_OK;
+}
+
 /* Defaults on a causal decoder (SmolLM2-135M; docs/decoder.md): the
  * setting the sweeps of docs/results.md found within 1% of dense perplexity. */
 static const struct ap_param_default decoder_defaults[] = {{"t", "1e-4"}};
@@ -295,4 +424,7 @@ const struct ap_method_ops ap_method_sanger = {
     .init = sanger_init,
     .predict = sanger_predict,
     .free = sanger_free,
+    .rows_bytes = sanger_rows_bytes,
+    .rows_prepare = sanger_rows_prepare,
+    .predict_rows = sanger_predict_rows,
 };
