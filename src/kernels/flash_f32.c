@@ -79,6 +79,7 @@
 #define V_KEEP_BYTES(x, b, n) keep_bytes_avx512((x), (b), (n))
 #define V_EXP2(x) exp2_avx512(x)
 #define V_TSUM(v) tsum_avx512(v)
+#define V_APPEND_GT(x, t, j0, out) append_gt_avx512((x), (t), (j0), (out))
 
 FL_TARGET static inline __m512 exp2_avx512(__m512 x) {
     const __m512 xc = _mm512_max_ps(x, _mm512_set1_ps(-127.0f));
@@ -107,6 +108,19 @@ FL_TARGET static inline __m512 keep_bytes_avx512(__m512 x, const uint8_t *b, int
     const __m512i w = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)src));
     const __mmask16 keep = _mm512_test_epi32_mask(w, w);
     return _mm512_mask_mov_ps(_mm512_set1_ps(-INFINITY), keep, x);
+}
+
+/* Writes j0 + lane for the lanes where x > t to out; returns their count. */
+FL_TARGET static inline int32_t append_gt_avx512(__m512 x, __m512 t, int32_t j0, int32_t *out) {
+    const __mmask16 k = _mm512_cmp_ps_mask(x, t, _CMP_GT_OQ);
+    if (!k) return 0;
+    const __m512i idx = _mm512_add_epi32(_mm512_set1_epi32(j0),
+                                         _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+    /* compress in a register, then a masked store: a compressing store to
+     * memory is microcoded and very slow on Zen 4 */
+    const int n = __builtin_popcount((unsigned)k);
+    _mm512_mask_storeu_epi32(out, (__mmask16)((1u << n) - 1u), _mm512_maskz_compress_epi32(k, idx));
+    return n;
 }
 
 /* r[j] = sum of the lanes of v[j], j < 16: pairs interleaved and added
@@ -151,6 +165,7 @@ FL_TARGET static inline __m512 tsum_avx512(const __m512 *v) {
 #undef V_KEEP_BYTES
 #undef V_EXP2
 #undef V_TSUM
+#undef V_APPEND_GT
 #undef vf
 
 /* -------------------------------------------------------------------- AVX2 */
@@ -179,6 +194,7 @@ FL_TARGET static inline __m512 tsum_avx512(const __m512 *v) {
 #define V_KEEP_BYTES(x, b, n) keep_bytes_avx2((x), (b), (n))
 #define V_EXP2(x) exp2_avx2(x)
 #define V_TSUM(v) tsum_avx2(v)
+#define V_APPEND_GT(x, t, j0, out) append_gt_avx2((x), (t), (j0), (out))
 
 /* All ones in lanes < n, zeros from n on. */
 FL_TARGET static inline __m256i first_lanes_avx2(int32_t n) {
@@ -230,6 +246,17 @@ FL_TARGET static inline __m256 keep_bytes_avx2(__m256 x, const uint8_t *b, int32
     const __m256i w = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(bits));
     const __m256i drop = _mm256_cmpeq_epi32(w, _mm256_setzero_si256());
     return _mm256_blendv_ps(x, _mm256_set1_ps(-INFINITY), _mm256_castsi256_ps(drop));
+}
+
+/* As append_gt_avx512. */
+FL_TARGET static inline int32_t append_gt_avx2(__m256 x, __m256 t, int32_t j0, int32_t *out) {
+    unsigned k = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(x, t, _CMP_GT_OQ));
+    int32_t n = 0;
+    while (k) {
+        out[n++] = j0 + __builtin_ctz(k);
+        k &= k - 1;
+    }
+    return n;
 }
 
 /* r[j] = sum of the lanes of v[j], j < 8 (as tsum_avx512). */
@@ -356,16 +383,18 @@ void ap_attention_sparse_rows(const struct ap_attn_head *h, int32_t i0, int32_t 
     sparse_rows_c(h, i0, nb, row_ptr, cols, scratch);
 }
 
-int32_t ap_softmax_threshold_row(float *s, int32_t n, const uint8_t *key_valid, double t, int keep_max,
-                                 int32_t *cols, uint32_t features) {
+int32_t ap_softmax_threshold_row(float *s, int32_t n, float c, const float *key_scale, const uint8_t *key_valid,
+                                 double t, int keep_max, int32_t *cols, uint32_t features) {
     const int isa = ap_attention_flash_isa(features & ap_cpu_features());
 #ifdef AP_FLASH_X86
-    if (isa == 2) return threshold_row_avx512(s, n, key_valid, t, keep_max, cols);
-    if (isa == 1) return threshold_row_avx2(s, n, key_valid, t, keep_max, cols);
+    if (isa == 2) return threshold_row_avx512(s, n, c, key_scale, key_valid, t, keep_max, cols);
+    if (isa == 1) return threshold_row_avx2(s, n, c, key_scale, key_valid, t, keep_max, cols);
 #endif
     (void)isa;
     float m = -INFINITY;
     for (int32_t j = 0; j < n; j++) {
+        s[j] = s[j] * c;
+        if (key_scale) s[j] *= key_scale[j];
         if (key_valid && !key_valid[j]) s[j] = -INFINITY;
         if (s[j] > m) m = s[j];
     }

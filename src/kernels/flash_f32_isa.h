@@ -346,21 +346,24 @@ FL_TARGET static void FL_NAME(sparse_rows)(const struct ap_attn_head *h, int32_t
 /* ------------------------------------------------------- softmax threshold */
 
 /* See ap_softmax_threshold_row (attention.h). */
-FL_TARGET static int32_t FL_NAME(threshold_row)(float *s, int32_t n, const uint8_t *kv, double t, int keep_max,
-                                                int32_t *cols) {
+FL_TARGET static int32_t FL_NAME(threshold_row)(float *s, int32_t n, float c, const float *key_scale,
+                                                const uint8_t *kv, double t, int keep_max, int32_t *cols) {
     const int32_t nvec = (n + VW - 1) / VW;
+    const vf cv = V_SET1(c);
     vf mx = V_SET1(-INFINITY);
-    for (int32_t v = 0; v < nvec; v++) {
+    for (int32_t v = 0; v < nvec; v++) { /* scale, drop padding keys, max */
         const int32_t left = n - v * VW;
-        vf x = left < VW ? V_LOADN(s + (int64_t)v * VW, left) : V_LOAD(s + (int64_t)v * VW);
+        float *sv = s + (int64_t)v * VW;
+        vf x = V_MUL(left < VW ? V_LOADN(sv, left) : V_LOAD(sv), cv);
+        if (key_scale) x = V_MUL(x, left < VW ? V_LOADN(key_scale + (int64_t)v * VW, left) : V_LOAD(key_scale + (int64_t)v * VW));
         if (left < VW) x = V_KEEP_FIRST(x, left);
         if (kv) x = V_KEEP_BYTES(x, kv + (int64_t)v * VW, left < VW ? left : VW);
         if (left < VW) {
             float tmp[VW];
             V_STORE(tmp, x);
-            memcpy(s + (int64_t)v * VW, tmp, sizeof(float) * (size_t)left);
+            memcpy(sv, tmp, sizeof(float) * (size_t)left);
         } else {
-            V_STORE(s + (int64_t)v * VW, x);
+            V_STORE(sv, x);
         }
         mx = V_MAX(mx, x);
     }
@@ -373,14 +376,18 @@ FL_TARGET static int32_t FL_NAME(threshold_row)(float *s, int32_t n, const uint8
         const int32_t left = n - v * VW;
         vf x = left < VW ? V_LOADN(s + (int64_t)v * VW, left) : V_LOAD(s + (int64_t)v * VW);
         if (left < VW) x = V_KEEP_FIRST(x, left);
-        sum = V_ADD(sum, V_EXP2(V_SUB(V_MUL(x, l2e), ml)));
+        sum = V_ADD(sum, V_EXP2(V_FMA(x, l2e, V_SUB(V_ZERO(), ml))));
     }
     /* p_j = e^(s_j - m) / sum > t  <=>  s_j > m + ln(t sum) */
-    const double thr_d = (double)m + log(t * (double)V_HSUM(sum));
-    const float thr = (float)thr_d;
+    const float thr = (float)((double)m + log(t * (double)V_HSUM(sum)));
+    const vf tv = V_SET1(thr);
     int32_t kept = 0;
-    for (int32_t j = 0; j < n; j++) /* the compiler vectorizes the compare; kept pairs are few */
-        if (s[j] > thr) cols[kept++] = j;
+    for (int32_t v = 0; v < nvec; v++) {
+        const int32_t left = n - v * VW;
+        vf x = left < VW ? V_LOADN(s + (int64_t)v * VW, left) : V_LOAD(s + (int64_t)v * VW);
+        if (left < VW) x = V_KEEP_FIRST(x, left);
+        kept += V_APPEND_GT(x, tv, v * VW, cols + kept);
+    }
     if (!kept && keep_max)
         for (int32_t j = 0; j < n; j++)
             if (s[j] == m) cols[kept++] = j;

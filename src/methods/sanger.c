@@ -395,9 +395,8 @@ static enum ap_status sanger_predict_rows(const void *state, const struct ap_hea
         if (n > 0 && (!in->query_valid || in->query_valid[i])) {
             float *row = r->dots + (int64_t)b * T;
             const float c = gg > 0.0 ? (float)(r->nq[b] / gg * (double)in->scale) : 0.0f;
-            for (int32_t j = 0; j < n; j++) row[j] = row[j] * c * r->nk[j];
-            const int32_t k = ap_softmax_threshold_row(row, n, in->key_valid, s->t, s->keep_max, cols + pos,
-                                                       ap_cpu_features());
+            const int32_t k = ap_softmax_threshold_row(row, n, c, r->nk, in->key_valid, s->t, s->keep_max,
+                                                       cols + pos, ap_cpu_features());
             pos += k;
             *kept += k;
             *valid += r->n_valid[n];

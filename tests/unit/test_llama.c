@@ -6,6 +6,8 @@
 
 #include "attnprune.h"
 #include "io/npy.h"
+#include "methods/method.h"
+#include "model/model.h"
 #include "test.h"
 
 static int fixture(char *out, size_t cap, const char *name) {
@@ -211,6 +213,51 @@ TEST(llama_kv_cache_steps_equal_prefill) {
     int32_t bad = in.vocab_size;
     ap_model_reset(m2);
     CHECK_STATUS(ap_model_decode(m2, &bad, 1, NULL, NULL), AP_ERR_RANGE);
+out:
+    free(a), free(b), free(c);
+    ap_model_free(m1);
+    ap_model_free(m2);
+    ap_npy_close(n_ids);
+}
+
+static void count_heads(void *user, const struct ap_head_inputs *in, const struct ap_head_output *out,
+                        const float *o, int64_t os) {
+    (void)in, (void)out, (void)o, (void)os;
+#pragma omp atomic
+    (*(int64_t *)user)++;
+}
+
+/* A method with a row-block predictor (sanger) runs fused (predict_rows +
+ * sparse row lists) when no observer watches, and through its (S, T) mask
+ * and the flash kernel when one does: the same hidden states (within 5e-3:
+ * a pair whose predicted probability is within float rounding of t = 1e-3
+ * may be decided differently, moving an output by about t |V|, 8e-4 seen),
+ * the fused path equal on 1 and 2 threads; the observer sees every head of
+ * every layer. */
+TEST(llama_fused_predictor_equals_mask_path) {
+    char p_ids[4096];
+    if (!fixture(p_ids, sizeof p_ids, "ids.npy")) return;
+    struct ap_npy *n_ids = NULL;
+    CHECK_STATUS(ap_npy_open(p_ids, &n_ids), AP_OK);
+    struct ap_model *m2 = load(2, 256, "sanger:t=1e-3"), *m1 = load(1, 256, "sanger:t=1e-3");
+    int64_t S = 0;
+    const int32_t *ids = npy_i32(n_ids, &S);
+    float *a = NULL, *b = NULL, *c = NULL;
+    if (!m1 || !m2 || !ids || S < 128) goto out;
+    struct ap_model_info in;
+    ap_model_get_info(m2, &in);
+    const size_t n = (size_t)128 * (size_t)in.hidden;
+    a = malloc(sizeof(float) * n), b = malloc(sizeof(float) * n), c = malloc(sizeof(float) * n);
+    REQUIRE(a && b && c);
+    CHECK_STATUS(ap_model_decode(m2, ids, 128, a, NULL), AP_OK); /* fused */
+    CHECK_STATUS(ap_model_decode(m1, ids, 128, c, NULL), AP_OK);
+    int64_t heads_seen = 0;
+    ap_model_reset(m2);
+    ap_model_set_observer(m2, (struct ap_model_observer){.on_head = count_heads, .user = &heads_seen});
+    CHECK_STATUS(ap_model_decode(m2, ids, 128, b, NULL), AP_OK); /* mask path */
+    CHECK_EQ_INT(heads_seen, (int64_t)in.n_layers * in.n_heads);
+    CHECK_ARRAY_NEAR("fused vs mask path", a, b, n, 5e-3);
+    CHECK_ARRAY_NEAR("fused, 1 vs 2 threads", c, a, n, 2e-4);
 out:
     free(a), free(b), free(c);
     ap_model_free(m1);
