@@ -26,7 +26,7 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "kernels/lowbit_dot.h"
+#include "kernels/lowbit_gemm.h"
 #include "mask/pack_split.h"
 #include "methods/method.h"
 #include "quant/linear.h"
@@ -121,36 +121,33 @@ static double row_norm(const float *x, int32_t d, int normalize) {
  * codes are then 0 and whose scores are scaled back by 0). */
 static inline double divisor(double norm) { return norm > 0.0 ? norm : 1.0; }
 
-/* Query rows whose low-bit scores one sgemm computes (a (ROWS, T) float
- * block: 1 MiB at T = 4096). */
+/* Query rows whose low-bit scores one ap_i8_dots call computes (a
+ * (ROWS, T) int32 block: 1 MiB at T = 4096). */
 #define SANGER_ROWS 64
 
 /* Contract: see method.h. Scratch is O(T (d + ROWS)) bytes, allocated per
- * call. The dot products of 4-bit codes are exact integers whether summed
- * by ap_dot_i8 or, a row block at a time, by ap_codes_gemm_f32. */
+ * call. The dot products of the codes are exact int32 (ap_i8_dots: integer
+ * SIMD, the key codes packed once per head). */
 static enum ap_status sanger_predict(const void *state, const struct ap_head_inputs *in, struct ap_head_output *out) {
     const struct sanger_state *s = state;
     const int32_t S = in->n_q, T = in->n_k, d = in->d, offset = T - S;
     if (!out->mask) return ap_error(AP_ERR_INVALID_ARG, "sanger needs the caller's (S, T) mask buffer");
-    /* codes are at most 2^(bits-1) <= 128 in magnitude and d <= 512: exact */
-    AP_ASSERT(ap_codes_exact_f32(d, 128, 128));
+    if (d < 1 || d > AP_I8_MAX_D) return ap_error(AP_ERR_UNSUPPORTED, "sanger: head dimension %d outside 1..%d", d,
+                                                   AP_I8_MAX_D);
 
     /* scratch: key norms, a row's scores and their exps (T each), the block's
-     * query norms (ROWS), K codes as floats (T, d), the block's query codes
-     * as floats (ROWS, d), the block's dot products (ROWS, T), one query's
-     * int8 codes (d) and one key's (d) */
+     * query norms (ROWS), the block's dot products (ROWS, T), K codes (T, d),
+     * the block's query codes (ROWS, d) */
     const size_t n_dbl = 3 * (size_t)T + SANGER_ROWS;
-    const size_t n_flt = (size_t)T * (size_t)d + (size_t)SANGER_ROWS * ((size_t)d + (size_t)T);
-    size_t bytes = sizeof(double) * n_dbl + sizeof(float) * n_flt + 2 * (size_t)d;
+    const size_t bytes = sizeof(double) * n_dbl + sizeof(int32_t) * (size_t)SANGER_ROWS * (size_t)T +
+                         ((size_t)T + SANGER_ROWS) * (size_t)d;
     unsigned char *buf = malloc(bytes);
     if (!buf) return ap_error(AP_ERR_NOMEM, "sanger: out of memory for %zu bytes of scratch", bytes);
     double *nk = (double *)buf;
     double *sc = nk + T, *ex = sc + T, *nqb = ex + T;
-    float *kf = (float *)(nqb + SANGER_ROWS);
-    float *qf = kf + (int64_t)T * d;
-    float *dots = qf + (int64_t)SANGER_ROWS * d;
-    int8_t *qc = (int8_t *)(dots + (int64_t)SANGER_ROWS * T);
-    int8_t *kc = qc + d;
+    int32_t *dots = (int32_t *)(nqb + SANGER_ROWS);
+    int8_t *kc = (int8_t *)(dots + (int64_t)SANGER_ROWS * T);
+    int8_t *qc = kc + (int64_t)T * d;
 
     /* quantizer ranges: max|x| over the valid (normalized) rows unless given */
     double thr_k = s->thr_k, thr_q = s->thr_q, amax_k = 0.0, amax_q = 0.0;
@@ -172,13 +169,15 @@ static enum ap_status sanger_predict(const void *state, const struct ap_head_inp
     const double gk = ap_linear_gamma(s->bits, thr_k), gq = ap_linear_gamma(s->bits, thr_q);
     const double gg = gq * gk;
     for (int32_t j = 0; j < T; j++) {
-        float *kfj = kf + (int64_t)j * d;
-        if (in->key_valid && !in->key_valid[j]) {
-            memset(kfj, 0, sizeof(float) * (size_t)d);
-            continue;
-        }
-        ap_linear_quant_row(in->k + (int64_t)j * in->k_stride, divisor(nk[j]), d, gk, s->bits, kc);
-        for (int32_t c = 0; c < d; c++) kfj[c] = (float)kc[c];
+        int8_t *kcj = kc + (int64_t)j * d;
+        if (in->key_valid && !in->key_valid[j]) memset(kcj, 0, (size_t)d);
+        else ap_linear_quant_row(in->k + (int64_t)j * in->k_stride, divisor(nk[j]), d, gk, s->bits, kcj);
+    }
+    struct ap_i8_keys keys;
+    enum ap_status st = ap_i8_keys_pack(kc, T, d, &keys);
+    if (st != AP_OK) {
+        free(buf);
+        return st;
     }
 
     /* predicted probabilities and the threshold, row by row, a block of
@@ -191,17 +190,16 @@ static enum ap_status sanger_predict(const void *state, const struct ap_head_inp
         if (last_blk > T - 1) last_blk = T - 1;
         for (int32_t r = 0; r < n_rows; r++) {
             const int32_t i = i0 + r;
-            float *qfr = qf + (int64_t)r * d;
+            int8_t *qcr = qc + (int64_t)r * d;
             if (in->query_valid && !in->query_valid[i]) {
-                memset(qfr, 0, sizeof(float) * (size_t)d);
+                memset(qcr, 0, (size_t)d);
                 continue;
             }
             const float *q = in->q + (int64_t)i * in->q_stride;
             nqb[r] = row_norm(q, d, s->normalize);
-            ap_linear_quant_row(q, divisor(nqb[r]), d, gq, s->bits, qc);
-            for (int32_t c = 0; c < d; c++) qfr[c] = (float)qc[c];
+            ap_linear_quant_row(q, divisor(nqb[r]), d, gq, s->bits, qcr);
         }
-        if (last_blk >= 0) ap_codes_gemm_f32(qf, n_rows, kf, last_blk + 1, d, dots, T);
+        if (last_blk >= 0) ap_i8_dots(qc, n_rows, &keys, last_blk + 1, dots, T);
         for (int32_t r = 0; r < n_rows; r++) {
             const int32_t i = i0 + r;
             uint8_t *row = out->mask + (int64_t)i * T;
@@ -211,12 +209,12 @@ static enum ap_status sanger_predict(const void *state, const struct ap_head_inp
             if (last > T - 1) last = T - 1;
             if (last < 0) continue;
             const double nq = nqb[r];
-            const float *drow = dots + (int64_t)r * T;
+            const int32_t *drow = dots + (int64_t)r * T;
             double smax = -INFINITY;
             int64_t seen = 0;
             for (int32_t j = 0; j <= last; j++) {
                 if (in->key_valid && !in->key_valid[j]) continue;
-                const int32_t dot = (int32_t)drow[j];
+                const int32_t dot = drow[j];
                 sc[j] = gg > 0.0 ? (double)dot / gg * nq * nk[j] * scale : 0.0;
                 if (sc[j] > smax) smax = sc[j];
                 seen++;
@@ -251,6 +249,7 @@ static enum ap_status sanger_predict(const void *state, const struct ap_head_inp
             kept += row_kept;
         }
     }
+    ap_i8_keys_free(&keys);
     free(buf);
 
     struct ap_mask_view mv = {.mask = out->mask, .n_q = S, .n_k = T, .query_valid = in->query_valid,
