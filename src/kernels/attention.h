@@ -90,16 +90,17 @@ void ap_attention_sparse_rows(const struct ap_attn_head *h, int32_t i0, int32_t 
 size_t ap_attention_sparse_scratch(int32_t d);
 
 /* Sanger-style thresholding of one row of predicted scores without a
- * probability array: the scores are s[j] c key_scale[j] (key_scale NULL:
- * 1), written back into s, padding keys (key_valid[j] = 0) as -inf; with m
- * their max, keeps j with e^(s_j - m) / sum_k e^(s_k - m) > t, i.e. s_j >
- * m + ln(t sum), writing the kept indices ascending to cols and returning
- * their count; when none passes and keep_max, keeps the maximum(s). The
- * sum in fp32 with the kernels' exp2 (SIMD) or in double (portable path):
- * a pair within about 1e-6 relative of the threshold may be decided
- * differently from a double computation. */
-int32_t ap_softmax_threshold_row(float *s, int32_t n, float c, const float *key_scale, const uint8_t *key_valid,
-                                 double t, int keep_max, int32_t *cols, uint32_t features);
+ * probability array: the scores s[j] = dots[j] c key_scale[j] (integer
+ * code products; key_scale NULL: 1) are written to s, padding keys
+ * (key_valid[j] = 0) as -inf; with m their max, keeps j with
+ * e^(s_j - m) / sum_k e^(s_k - m) > t, i.e. s_j > m + ln(t sum), writing
+ * the kept indices ascending to cols and returning their count; when none
+ * passes and keep_max, keeps the maximum(s). The sum in fp32 with the
+ * kernels' exp2 (SIMD) or in double (portable path): a pair within about
+ * 1e-6 relative of the threshold may be decided differently from a double
+ * computation. */
+int32_t ap_softmax_threshold_row(const int32_t *dots, float *s, int32_t n, float c, const float *key_scale,
+                                 const uint8_t *key_valid, double t, int keep_max, int32_t *cols, uint32_t features);
 
 /* Which flash variant `features` selects: 2 = AVX-512, 1 = AVX2, 0 = none. */
 int ap_attention_flash_isa(uint32_t features);

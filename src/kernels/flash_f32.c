@@ -79,6 +79,8 @@
 #define V_KEEP_BYTES(x, b, n) keep_bytes_avx512((x), (b), (n))
 #define V_EXP2(x) exp2_avx512(x)
 #define V_TSUM(v) tsum_avx512(v)
+#define V_LOADI(p) _mm512_cvtepi32_ps(_mm512_loadu_si512((const void *)(p)))
+#define V_LOADIN(p, n) _mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32((__mmask16)((1u << (n)) - 1u), (const void *)(p)))
 #define V_APPEND_GT(x, t, j0, out) append_gt_avx512((x), (t), (j0), (out))
 
 FL_TARGET static inline __m512 exp2_avx512(__m512 x) {
@@ -166,6 +168,8 @@ FL_TARGET static inline __m512 tsum_avx512(const __m512 *v) {
 #undef V_EXP2
 #undef V_TSUM
 #undef V_APPEND_GT
+#undef V_LOADI
+#undef V_LOADIN
 #undef vf
 
 /* -------------------------------------------------------------------- AVX2 */
@@ -194,6 +198,8 @@ FL_TARGET static inline __m512 tsum_avx512(const __m512 *v) {
 #define V_KEEP_BYTES(x, b, n) keep_bytes_avx2((x), (b), (n))
 #define V_EXP2(x) exp2_avx2(x)
 #define V_TSUM(v) tsum_avx2(v)
+#define V_LOADI(p) _mm256_cvtepi32_ps(_mm256_loadu_si256((const __m256i *)(const void *)(p)))
+#define V_LOADIN(p, n) _mm256_cvtepi32_ps(_mm256_maskload_epi32((const int *)(p), first_lanes_avx2(n)))
 #define V_APPEND_GT(x, t, j0, out) append_gt_avx2((x), (t), (j0), (out))
 
 /* All ones in lanes < n, zeros from n on. */
@@ -383,17 +389,17 @@ void ap_attention_sparse_rows(const struct ap_attn_head *h, int32_t i0, int32_t 
     sparse_rows_c(h, i0, nb, row_ptr, cols, scratch);
 }
 
-int32_t ap_softmax_threshold_row(float *s, int32_t n, float c, const float *key_scale, const uint8_t *key_valid,
-                                 double t, int keep_max, int32_t *cols, uint32_t features) {
+int32_t ap_softmax_threshold_row(const int32_t *dots, float *s, int32_t n, float c, const float *key_scale,
+                                 const uint8_t *key_valid, double t, int keep_max, int32_t *cols, uint32_t features) {
     const int isa = ap_attention_flash_isa(features & ap_cpu_features());
 #ifdef AP_FLASH_X86
-    if (isa == 2) return threshold_row_avx512(s, n, c, key_scale, key_valid, t, keep_max, cols);
-    if (isa == 1) return threshold_row_avx2(s, n, c, key_scale, key_valid, t, keep_max, cols);
+    if (isa == 2) return threshold_row_avx512(dots, s, n, c, key_scale, key_valid, t, keep_max, cols);
+    if (isa == 1) return threshold_row_avx2(dots, s, n, c, key_scale, key_valid, t, keep_max, cols);
 #endif
     (void)isa;
     float m = -INFINITY;
     for (int32_t j = 0; j < n; j++) {
-        s[j] = s[j] * c;
+        s[j] = (float)dots[j] * c;
         if (key_scale) s[j] *= key_scale[j];
         if (key_valid && !key_valid[j]) s[j] = -INFINITY;
         if (s[j] > m) m = s[j];

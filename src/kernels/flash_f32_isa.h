@@ -346,15 +346,17 @@ FL_TARGET static void FL_NAME(sparse_rows)(const struct ap_attn_head *h, int32_t
 /* ------------------------------------------------------- softmax threshold */
 
 /* See ap_softmax_threshold_row (attention.h). */
-FL_TARGET static int32_t FL_NAME(threshold_row)(float *s, int32_t n, float c, const float *key_scale,
-                                                const uint8_t *kv, double t, int keep_max, int32_t *cols) {
+FL_TARGET static int32_t FL_NAME(threshold_row)(const int32_t *dots, float *s, int32_t n, float c,
+                                                const float *key_scale, const uint8_t *kv, double t, int keep_max,
+                                                int32_t *cols) {
     const int32_t nvec = (n + VW - 1) / VW;
     const vf cv = V_SET1(c);
     vf mx = V_SET1(-INFINITY);
     for (int32_t v = 0; v < nvec; v++) { /* scale, drop padding keys, max */
         const int32_t left = n - v * VW;
         float *sv = s + (int64_t)v * VW;
-        vf x = V_MUL(left < VW ? V_LOADN(sv, left) : V_LOAD(sv), cv);
+        const int32_t *dv = dots + (int64_t)v * VW;
+        vf x = V_MUL(left < VW ? V_LOADIN(dv, left) : V_LOADI(dv), cv);
         if (key_scale) x = V_MUL(x, left < VW ? V_LOADN(key_scale + (int64_t)v * VW, left) : V_LOAD(key_scale + (int64_t)v * VW));
         if (left < VW) x = V_KEEP_FIRST(x, left);
         if (kv) x = V_KEEP_BYTES(x, kv + (int64_t)v * VW, left < VW ? left : VW);

@@ -17,10 +17,11 @@ int32_t ap_dot_i8(const int8_t *a, const int8_t *b, int32_t n);
  * integer codes held as floats (a (n_a, d), b (n_b, d)). Every product and
  * partial sum is an integer, so the result is exact, whatever order BLAS
  * adds in, while they stay below 2^24 in magnitude: check
- * ap_codes_exact_f32(d, max|a|, max|b|) first. The predictors use it to
- * compute a row block of low-bit scores with one sgemm instead of one
- * scalar loop per pair; single-threaded when called inside a parallel
- * region (OpenBLAS built for OpenMP). */
+ * ap_codes_exact_f32(d, max|a|, max|b|) first. LEOPARD's bit-serial
+ * scores (bit_serial.c) use it; Sanger, HAMMER and SPRINT moved to the
+ * integer kernels of lowbit_gemm.h, and bench/lowbit_gemm.c keeps this as
+ * their baseline. Single-threaded when called inside a parallel region
+ * (OpenBLAS built for OpenMP). */
 void ap_codes_gemm_f32(const float *a, int32_t n_a, const float *b, int32_t n_b, int32_t d, float *out, int64_t ldo);
 
 /* 1 if d * amax * bmax <= 2^24, so ap_codes_gemm_f32 is exact. */

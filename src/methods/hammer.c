@@ -28,7 +28,7 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "kernels/lowbit_dot.h"
+#include "kernels/lowbit_gemm.h"
 #include "kernels/shifted_relu.h"
 #include "methods/method.h"
 #include "quant/pow2.h"
@@ -130,34 +130,35 @@ static struct ap_shifted_relu head_relu(const struct hammer_state *s, int32_t d)
     return r;
 }
 
-/* Query rows whose approximate scores one sgemm computes. */
+/* Query rows whose approximate scores one ap_i8_dots call computes. */
 #define HAMMER_ROWS 64
 
 /* Contract: see method.h. Scratch is O(T (d + ROWS)) bytes, allocated per
- * call. The power-of-two codes' dot products are exact integers whether
- * summed by ap_dot_i8 or, a row block at a time, by ap_codes_gemm_f32. */
+ * call. The power-of-two codes' dot products are exact int32 (ap_i8_dots:
+ * integer SIMD, the key codes packed once per head; codes of +-64, i.e.
+ * factor = 64, leave the maddubs range and take VNNI or the scalar loop). */
 static enum ap_status hammer_predict(const void *state, const struct ap_head_inputs *in, struct ap_head_output *out) {
     const struct hammer_state *s = state;
     const int32_t S = in->n_q, T = in->n_k, d = in->d, offset = T - S;
     if (!out->mask) return ap_error(AP_ERR_INVALID_ARG, "hammer needs the caller's (S, T) mask buffer");
+    if (d < 1 || d > AP_I8_MAX_D) return ap_error(AP_ERR_UNSUPPORTED, "hammer: head dimension %d outside 1..%d", d,
+                                                   AP_I8_MAX_D);
     const struct ap_shifted_relu relu = head_relu(s, d);
     const int64_t zero = (int64_t)floor(s->zero * (double)d + 0.5);
-    AP_ASSERT(ap_codes_exact_f32(d, s->factor, s->factor));
 
-    /* scratch: a row's f(a_ij) (T), the mean (d), a row's a_ij (T), K' codes
-     * as floats (T, d), the block's query codes as floats (ROWS, d), the
-     * block's a_ij (ROWS, T), one row's int8 codes (d) */
+    /* scratch: a row's f(a_ij) (T), the mean (d), a row's a_ij (T), the
+     * block's a_ij (ROWS, T), K' codes (T, d), the block's query codes
+     * (ROWS, d) */
     size_t bytes = sizeof(int64_t) * (size_t)T + sizeof(double) * (size_t)d + sizeof(int32_t) * (size_t)T +
-                   sizeof(float) * ((size_t)T * (size_t)d + (size_t)HAMMER_ROWS * ((size_t)d + (size_t)T)) + (size_t)d;
+                   sizeof(int32_t) * (size_t)HAMMER_ROWS * (size_t)T + ((size_t)T + HAMMER_ROWS) * (size_t)d;
     unsigned char *buf = malloc(bytes);
     if (!buf) return ap_error(AP_ERR_NOMEM, "hammer: out of memory for %zu bytes of scratch", bytes);
     int64_t *f = (int64_t *)buf;
     double *mean = (double *)(f + T);
     int32_t *a = (int32_t *)(mean + d);
-    float *kf = (float *)(a + T);
-    float *qf = kf + (int64_t)T * d;
-    float *dots = qf + (int64_t)HAMMER_ROWS * d;
-    int8_t *qc = (int8_t *)(dots + (int64_t)HAMMER_ROWS * T);
+    int32_t *dots = a + T;
+    int8_t *kc = (int8_t *)(dots + (int64_t)HAMMER_ROWS * T);
+    int8_t *qc = kc + (int64_t)T * d;
 
     /* 1. mean redistribution over the valid keys */
     int64_t n_keys = 0;
@@ -175,14 +176,19 @@ static enum ap_status hammer_predict(const void *state, const struct ap_head_inp
     /* 2. 2-bit codes of K' (valid keys only) */
     int64_t k_large = 0;
     for (int32_t j = 0; j < T; j++) {
-        float *kfj = kf + (int64_t)j * d;
+        int8_t *kcj = kc + (int64_t)j * d;
         if (in->key_valid && !in->key_valid[j]) {
-            memset(kfj, 0, sizeof(float) * (size_t)d);
+            memset(kcj, 0, (size_t)d);
             continue;
         }
         k_large += ap_pow2_quant_row(in->k + (int64_t)j * in->k_stride, s->mean ? mean : NULL, d, s->cut, s->factor,
-                                     qc);
-        for (int32_t c = 0; c < d; c++) kfj[c] = (float)qc[c];
+                                     kcj);
+    }
+    struct ap_i8_keys keys;
+    enum ap_status st = ap_i8_keys_pack(kc, T, d, &keys);
+    if (st != AP_OK) {
+        free(buf);
+        return st;
     }
 
     /* 3-5. approximate scores, shifted ReLU, division-free selection */
@@ -192,19 +198,18 @@ static enum ap_status hammer_predict(const void *state, const struct ap_head_inp
         int32_t last_blk = in->causal ? i0 + n_rows - 1 + offset : T - 1;
         if (last_blk > T - 1) last_blk = T - 1;
         for (int32_t r = 0; r < n_rows; r++) {
-            float *qfr = qf + (int64_t)r * d;
+            int8_t *qcr = qc + (int64_t)r * d;
             const int32_t i = i0 + r;
-            memset(qfr, 0, sizeof(float) * (size_t)d);
+            memset(qcr, 0, (size_t)d);
             if (in->query_valid && !in->query_valid[i]) continue;
             int32_t last = in->causal ? i + offset : T - 1;
             if (last < 0) continue; /* a row with nothing visible is not counted */
-            q_large += ap_pow2_quant_row(in->q + (int64_t)i * in->q_stride, NULL, d, s->cut, s->factor, qc);
-            for (int32_t c = 0; c < d; c++) qfr[c] = (float)qc[c];
+            q_large += ap_pow2_quant_row(in->q + (int64_t)i * in->q_stride, NULL, d, s->cut, s->factor, qcr);
         }
-        if (last_blk >= 0) ap_codes_gemm_f32(qf, n_rows, kf, last_blk + 1, d, dots, T);
+        if (last_blk >= 0) ap_i8_dots(qc, n_rows, &keys, last_blk + 1, dots, T);
         for (int32_t r = 0; r < n_rows; r++) {
             const int32_t i = i0 + r;
-            const float *drow = dots + (int64_t)r * T;
+            const int32_t *drow = dots + (int64_t)r * T;
             uint8_t *row = out->mask + (int64_t)i * T;
             memset(row, 0, (size_t)T);
             if (in->query_valid && !in->query_valid[i]) continue;
@@ -215,7 +220,7 @@ static enum ap_status hammer_predict(const void *state, const struct ap_head_inp
             int32_t amax = INT32_MIN;
             for (int32_t j = 0; j <= last; j++) {
                 if (in->key_valid && !in->key_valid[j]) continue;
-                a[j] = (int32_t)drow[j];
+                a[j] = drow[j];
                 f[j] = ap_shifted_relu(&relu, (int64_t)a[j] - zero);
                 sum += f[j];
                 relu_zero += f[j] == 0;
@@ -248,6 +253,7 @@ static enum ap_status hammer_predict(const void *state, const struct ap_head_inp
             kept += row_kept;
         }
     }
+    ap_i8_keys_free(&keys);
     free(buf);
 
     out->kept = kept;

@@ -29,6 +29,7 @@
 #include "core/error.h"
 #include "kernels/attention.h"
 #include "kernels/lowbit_dot.h"
+#include "kernels/lowbit_gemm.h"
 #include "mask/pack_split.h"
 #include "methods/method.h"
 #include "quant/linear.h"
@@ -123,36 +124,33 @@ static double row_norm(const float *x, int32_t d, int normalize) {
  * codes are then 0 and whose scores are scaled back by 0). */
 static inline double divisor(double norm) { return norm > 0.0 ? norm : 1.0; }
 
-/* Query rows whose low-bit scores one sgemm computes (a (ROWS, T) float
- * block: 1 MiB at T = 4096). */
+/* Query rows whose low-bit scores one ap_i8_dots call computes (a
+ * (ROWS, T) int32 block: 1 MiB at T = 4096). */
 #define SANGER_ROWS 64
 
 /* Contract: see method.h. Scratch is O(T (d + ROWS)) bytes, allocated per
- * call. The dot products of 4-bit codes are exact integers whether summed
- * by ap_dot_i8 or, a row block at a time, by ap_codes_gemm_f32. */
+ * call. The dot products of the codes are exact int32 (ap_i8_dots: integer
+ * SIMD, the key codes packed once per head). */
 static enum ap_status sanger_predict(const void *state, const struct ap_head_inputs *in, struct ap_head_output *out) {
     const struct sanger_state *s = state;
     const int32_t S = in->n_q, T = in->n_k, d = in->d, offset = T - S;
     if (!out->mask) return ap_error(AP_ERR_INVALID_ARG, "sanger needs the caller's (S, T) mask buffer");
-    /* codes are at most 2^(bits-1) <= 128 in magnitude and d <= 512: exact */
-    AP_ASSERT(ap_codes_exact_f32(d, 128, 128));
+    if (d < 1 || d > AP_I8_MAX_D) return ap_error(AP_ERR_UNSUPPORTED, "sanger: head dimension %d outside 1..%d", d,
+                                                   AP_I8_MAX_D);
 
     /* scratch: key norms, a row's scores and their exps (T each), the block's
-     * query norms (ROWS), K codes as floats (T, d), the block's query codes
-     * as floats (ROWS, d), the block's dot products (ROWS, T), one query's
-     * int8 codes (d) and one key's (d) */
+     * query norms (ROWS), the block's dot products (ROWS, T), K codes (T, d),
+     * the block's query codes (ROWS, d) */
     const size_t n_dbl = 3 * (size_t)T + SANGER_ROWS;
-    const size_t n_flt = (size_t)T * (size_t)d + (size_t)SANGER_ROWS * ((size_t)d + (size_t)T);
-    size_t bytes = sizeof(double) * n_dbl + sizeof(float) * n_flt + 2 * (size_t)d;
+    const size_t bytes = sizeof(double) * n_dbl + sizeof(int32_t) * (size_t)SANGER_ROWS * (size_t)T +
+                         ((size_t)T + SANGER_ROWS) * (size_t)d;
     unsigned char *buf = malloc(bytes);
     if (!buf) return ap_error(AP_ERR_NOMEM, "sanger: out of memory for %zu bytes of scratch", bytes);
     double *nk = (double *)buf;
     double *sc = nk + T, *ex = sc + T, *nqb = ex + T;
-    float *kf = (float *)(nqb + SANGER_ROWS);
-    float *qf = kf + (int64_t)T * d;
-    float *dots = qf + (int64_t)SANGER_ROWS * d;
-    int8_t *qc = (int8_t *)(dots + (int64_t)SANGER_ROWS * T);
-    int8_t *kc = qc + d;
+    int32_t *dots = (int32_t *)(nqb + SANGER_ROWS);
+    int8_t *kc = (int8_t *)(dots + (int64_t)SANGER_ROWS * T);
+    int8_t *qc = kc + (int64_t)T * d;
 
     /* quantizer ranges: max|x| over the valid (normalized) rows unless given */
     double thr_k = s->thr_k, thr_q = s->thr_q, amax_k = 0.0, amax_q = 0.0;
@@ -174,13 +172,15 @@ static enum ap_status sanger_predict(const void *state, const struct ap_head_inp
     const double gk = ap_linear_gamma(s->bits, thr_k), gq = ap_linear_gamma(s->bits, thr_q);
     const double gg = gq * gk;
     for (int32_t j = 0; j < T; j++) {
-        float *kfj = kf + (int64_t)j * d;
-        if (in->key_valid && !in->key_valid[j]) {
-            memset(kfj, 0, sizeof(float) * (size_t)d);
-            continue;
-        }
-        ap_linear_quant_row(in->k + (int64_t)j * in->k_stride, divisor(nk[j]), d, gk, s->bits, kc);
-        for (int32_t c = 0; c < d; c++) kfj[c] = (float)kc[c];
+        int8_t *kcj = kc + (int64_t)j * d;
+        if (in->key_valid && !in->key_valid[j]) memset(kcj, 0, (size_t)d);
+        else ap_linear_quant_row(in->k + (int64_t)j * in->k_stride, divisor(nk[j]), d, gk, s->bits, kcj);
+    }
+    struct ap_i8_keys keys;
+    enum ap_status st = ap_i8_keys_pack(kc, T, d, &keys);
+    if (st != AP_OK) {
+        free(buf);
+        return st;
     }
 
     /* predicted probabilities and the threshold, row by row, a block of
@@ -193,17 +193,16 @@ static enum ap_status sanger_predict(const void *state, const struct ap_head_inp
         if (last_blk > T - 1) last_blk = T - 1;
         for (int32_t r = 0; r < n_rows; r++) {
             const int32_t i = i0 + r;
-            float *qfr = qf + (int64_t)r * d;
+            int8_t *qcr = qc + (int64_t)r * d;
             if (in->query_valid && !in->query_valid[i]) {
-                memset(qfr, 0, sizeof(float) * (size_t)d);
+                memset(qcr, 0, (size_t)d);
                 continue;
             }
             const float *q = in->q + (int64_t)i * in->q_stride;
             nqb[r] = row_norm(q, d, s->normalize);
-            ap_linear_quant_row(q, divisor(nqb[r]), d, gq, s->bits, qc);
-            for (int32_t c = 0; c < d; c++) qfr[c] = (float)qc[c];
+            ap_linear_quant_row(q, divisor(nqb[r]), d, gq, s->bits, qcr);
         }
-        if (last_blk >= 0) ap_codes_gemm_f32(qf, n_rows, kf, last_blk + 1, d, dots, T);
+        if (last_blk >= 0) ap_i8_dots(qc, n_rows, &keys, last_blk + 1, dots, T);
         for (int32_t r = 0; r < n_rows; r++) {
             const int32_t i = i0 + r;
             uint8_t *row = out->mask + (int64_t)i * T;
@@ -213,12 +212,12 @@ static enum ap_status sanger_predict(const void *state, const struct ap_head_inp
             if (last > T - 1) last = T - 1;
             if (last < 0) continue;
             const double nq = nqb[r];
-            const float *drow = dots + (int64_t)r * T;
+            const int32_t *drow = dots + (int64_t)r * T;
             double smax = -INFINITY;
             int64_t seen = 0;
             for (int32_t j = 0; j <= last; j++) {
                 if (in->key_valid && !in->key_valid[j]) continue;
-                const int32_t dot = (int32_t)drow[j];
+                const int32_t dot = drow[j];
                 sc[j] = gg > 0.0 ? (double)dot / gg * nq * nk[j] * scale : 0.0;
                 if (sc[j] > smax) smax = sc[j];
                 seen++;
@@ -253,6 +252,7 @@ static enum ap_status sanger_predict(const void *state, const struct ap_head_inp
             kept += row_kept;
         }
     }
+    ap_i8_keys_free(&keys);
     free(buf);
 
     struct ap_mask_view mv = {.mask = out->mask, .n_q = S, .n_k = T, .query_valid = in->query_valid,
@@ -283,41 +283,58 @@ static void sanger_free(void *state) { free(state); }
 /* ------------------------------------------------------ fused row blocks */
 
 /* The per-head buffer of the fused path: what every row block shares
- * (quantizer steps, key norms, valid-key prefix counts, K codes) and one
- * block's work space. Legend as above; R = AP_ROWS_BLOCK. */
+ * (quantizer steps, key norms, valid-key prefix counts, the packed key
+ * codes) and one block's work space. Legend as above; R = AP_ROWS_BLOCK. */
 struct sanger_rows {
-    double gq, gk;    /* quantizer steps of Q and K */
-    float *nk;        /* (T) key norms (1 without normalization) */
-    int32_t *n_valid; /* (T + 1) valid keys among the first j */
-    float *kf;        /* (T, d) K codes as floats */
-    float *qf;        /* (R, d) the block's Q codes as floats */
-    float *dots;      /* (R, T) the block's code products, then its scores */
-    double *nq;       /* (R) the block's query norms */
-    int8_t *qc;       /* (d) one row's codes */
+    double gq, gk;          /* quantizer steps of Q and K */
+    struct ap_i8_keys keys; /* packed into kmem */
+    float *nk;              /* (T) key norms (1 without normalization; 0 for padding) */
+    int32_t *n_valid;       /* (T + 1) valid keys among the first j */
+    int8_t *kc;             /* (T, d) K codes */
+    unsigned char *kmem;    /* ap_i8_keys_bytes(T, d) */
+    int8_t *qc;             /* (R, d) the block's Q codes */
+    int32_t *dots;          /* (R, T) the block's code products */
+    float *row;             /* (T) one row's scores */
+    double *nq;             /* (R) the block's query norms */
 };
 
 static size_t align64(size_t n) { return (n + 63) / 64 * 64; }
 
-static size_t sanger_rows_bytes(const void *state, int32_t n_q, int32_t n_k, int32_t d) {
-    (void)state, (void)n_q;
+/* Lays the buffer out (and returns its size when buf is NULL). */
+static size_t rows_layout(void *buf, int32_t n_k, int32_t d, struct sanger_rows **out) {
     const size_t T = (size_t)(n_k > 0 ? n_k : 1), D = (size_t)d, R = AP_ROWS_BLOCK;
-    return align64(sizeof(struct sanger_rows)) + align64(sizeof(float) * T) + align64(sizeof(int32_t) * (T + 1)) +
-           align64(sizeof(float) * T * D) + align64(sizeof(float) * R * D) + align64(sizeof(float) * R * T) +
-           align64(sizeof(double) * R) + align64(D);
+    const size_t parts[] = {align64(sizeof(struct sanger_rows)), align64(sizeof(float) * T),
+                            align64(sizeof(int32_t) * (T + 1)), align64(T * D),
+                            align64(ap_i8_keys_bytes((int32_t)T, d)), align64(R * D),
+                            align64(sizeof(int32_t) * R * T), align64(sizeof(float) * T),
+                            align64(sizeof(double) * R)};
+    size_t off[sizeof parts / sizeof parts[0] + 1] = {0};
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) off[i + 1] = off[i] + parts[i];
+    if (buf) {
+        unsigned char *p = buf;
+        struct sanger_rows *r = (struct sanger_rows *)(void *)p;
+        r->nk = (float *)(void *)(p + off[1]);
+        r->n_valid = (int32_t *)(void *)(p + off[2]);
+        r->kc = (int8_t *)(p + off[3]);
+        r->kmem = p + off[4];
+        r->qc = (int8_t *)(p + off[5]);
+        r->dots = (int32_t *)(void *)(p + off[6]);
+        r->row = (float *)(void *)(p + off[7]);
+        r->nq = (double *)(void *)(p + off[8]);
+        *out = r;
+    }
+    return off[sizeof parts / sizeof parts[0]] + 64; /* + 64: the caller's buffer aligned up */
 }
 
-static struct sanger_rows *rows_layout(void *buf, int32_t n_k, int32_t d) {
-    const size_t T = (size_t)(n_k > 0 ? n_k : 1), D = (size_t)d, R = AP_ROWS_BLOCK;
-    unsigned char *p = buf;
-    struct sanger_rows *r = (struct sanger_rows *)(void *)p;
-    p += align64(sizeof *r);
-    r->nk = (float *)(void *)p, p += align64(sizeof(float) * T);
-    r->n_valid = (int32_t *)(void *)p, p += align64(sizeof(int32_t) * (T + 1));
-    r->kf = (float *)(void *)p, p += align64(sizeof(float) * T * D);
-    r->qf = (float *)(void *)p, p += align64(sizeof(float) * R * D);
-    r->dots = (float *)(void *)p, p += align64(sizeof(float) * R * T);
-    r->nq = (double *)(void *)p, p += align64(sizeof(double) * R);
-    r->qc = (int8_t *)(void *)p;
+static size_t sanger_rows_bytes(const void *state, int32_t n_q, int32_t n_k, int32_t d) {
+    (void)state, (void)n_q;
+    return rows_layout(NULL, n_k, d, NULL);
+}
+
+/* The buffer as laid out, from its first 64-byte boundary. */
+static struct sanger_rows *rows_of(void *buf, int32_t n_k, int32_t d) {
+    struct sanger_rows *r = NULL;
+    rows_layout((void *)(((uintptr_t)buf + 63) & ~(uintptr_t)63), n_k, d, &r);
     return r;
 }
 
@@ -325,12 +342,14 @@ static struct sanger_rows *rows_layout(void *buf, int32_t n_k, int32_t d) {
 static enum ap_status sanger_rows_prepare(const void *state, const struct ap_head_inputs *in, void *buf) {
     const struct sanger_state *s = state;
     const int32_t S = in->n_q, T = in->n_k, d = in->d;
-    struct sanger_rows *r = rows_layout(buf, T, d);
+    if (d > AP_I8_MAX_D) return ap_error(AP_ERR_UNSUPPORTED, "sanger: head dimension %d > %d", d, AP_I8_MAX_D);
+    struct sanger_rows *r = rows_of(buf, T, d);
     double amax_k = 0.0, amax_q = 0.0;
     r->n_valid[0] = 0;
     for (int32_t j = 0; j < T; j++) {
         const int valid = !in->key_valid || in->key_valid[j];
         r->n_valid[j + 1] = r->n_valid[j] + valid;
+        r->nk[j] = 0.0f;
         if (!valid) continue;
         const float *k = in->k + (int64_t)j * in->k_stride;
         const double nk = row_norm(k, d, s->normalize);
@@ -347,45 +366,44 @@ static enum ap_status sanger_rows_prepare(const void *state, const struct ap_hea
     r->gk = ap_linear_gamma(s->bits, s->thr_k > 0.0 ? s->thr_k : amax_k);
     r->gq = ap_linear_gamma(s->bits, s->thr_q > 0.0 ? s->thr_q : amax_q);
     for (int32_t j = 0; j < T; j++) {
-        float *kfj = r->kf + (int64_t)j * d;
-        if (in->key_valid && !in->key_valid[j]) {
-            memset(kfj, 0, sizeof(float) * (size_t)d);
-            r->nk[j] = 0.0f;
-            continue;
-        }
-        ap_linear_quant_row(in->k + (int64_t)j * in->k_stride, divisor((double)r->nk[j]), d, r->gk, s->bits, r->qc);
-        for (int32_t c = 0; c < d; c++) kfj[c] = (float)r->qc[c];
+        int8_t *kcj = r->kc + (int64_t)j * d;
+        if (in->key_valid && !in->key_valid[j])
+            memset(kcj, 0, (size_t)d);
+        else /* recompute the norm in double, as predict does */
+            ap_linear_quant_row(in->k + (int64_t)j * in->k_stride,
+                                divisor(row_norm(in->k + (int64_t)j * in->k_stride, d, s->normalize)), d, r->gk,
+                                s->bits, kcj);
     }
-    return AP_OK;
+    return ap_i8_keys_pack_into(r->kc, T, d, r->kmem, &r->keys);
 }
 
-/* Rows [i0, i0 + nb): the block's code products by one sgemm, scores
- * dot / (gq gk) |q_i| |k_j| scale in float, the softmax threshold per row
- * (ap_softmax_threshold_row). Differs from predict only in float rounding
- * of the scores and the row sum (tests/unit/test_sanger.c bounds it). */
+/* Rows [i0, i0 + nb): the block's code products (ap_i8_dots, integer
+ * SIMD), scores dot / (gq gk) |q_i| |k_j| scale in float and the softmax
+ * threshold per row (ap_softmax_threshold_row). Differs from predict only
+ * in float rounding of the scores and the row sum (tests/unit/
+ * test_sanger.c bounds it). */
 static enum ap_status sanger_predict_rows(const void *state, const struct ap_head_inputs *in, void *buf, int32_t i0,
                                           int32_t nb, int64_t *row_ptr, int32_t *cols, int64_t *kept,
                                           int64_t *valid) {
     const struct sanger_state *s = state;
     const int32_t S = in->n_q, T = in->n_k, d = in->d, offset = T - S;
     AP_ASSERT(nb >= 0 && nb <= AP_ROWS_BLOCK && i0 >= 0 && i0 + nb <= S);
-    struct sanger_rows *r = rows_layout(buf, T, d);
+    struct sanger_rows *r = rows_of(buf, T, d);
     const double gg = r->gq * r->gk;
     for (int32_t b = 0; b < nb; b++) {
         const int32_t i = i0 + b;
-        float *qfr = r->qf + (int64_t)b * d;
+        int8_t *qcr = r->qc + (int64_t)b * d;
         if (in->query_valid && !in->query_valid[i]) {
-            memset(qfr, 0, sizeof(float) * (size_t)d);
+            memset(qcr, 0, (size_t)d);
             continue;
         }
         const float *q = in->q + (int64_t)i * in->q_stride;
         r->nq[b] = row_norm(q, d, s->normalize);
-        ap_linear_quant_row(q, divisor(r->nq[b]), d, r->gq, s->bits, r->qc);
-        for (int32_t c = 0; c < d; c++) qfr[c] = (float)r->qc[c];
+        ap_linear_quant_row(q, divisor(r->nq[b]), d, r->gq, s->bits, qcr);
     }
     int64_t last64 = in->causal ? (int64_t)i0 + nb + offset : T; /* keys the block's last row sees */
     const int32_t n_blk = last64 > T ? T : last64 < 0 ? 0 : (int32_t)last64;
-    if (n_blk > 0) ap_codes_gemm_f32(r->qf, nb, r->kf, n_blk, d, r->dots, T);
+    if (n_blk > 0 && nb > 0) ap_i8_dots(r->qc, nb, &r->keys, n_blk, r->dots, T);
     int64_t pos = 0;
     row_ptr[0] = 0;
     for (int32_t b = 0; b < nb; b++) {
@@ -393,10 +411,9 @@ static enum ap_status sanger_predict_rows(const void *state, const struct ap_hea
         int64_t n64 = in->causal ? (int64_t)i + offset + 1 : T;
         const int32_t n = n64 > T ? T : n64 < 0 ? 0 : (int32_t)n64;
         if (n > 0 && (!in->query_valid || in->query_valid[i])) {
-            float *row = r->dots + (int64_t)b * T;
             const float c = gg > 0.0 ? (float)(r->nq[b] / gg * (double)in->scale) : 0.0f;
-            const int32_t k = ap_softmax_threshold_row(row, n, c, r->nk, in->key_valid, s->t, s->keep_max,
-                                                       cols + pos, ap_cpu_features());
+            const int32_t k = ap_softmax_threshold_row(r->dots + (int64_t)b * T, r->row, n, c, r->nk, in->key_valid,
+                                                       s->t, s->keep_max, cols + pos, ap_cpu_features());
             pos += k;
             *kept += k;
             *valid += r->n_valid[n];

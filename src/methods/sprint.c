@@ -28,7 +28,7 @@
 
 #include "core/error.h"
 #include "kernels/attention.h"
-#include "kernels/lowbit_dot.h"
+#include "kernels/lowbit_gemm.h"
 #include "mask/adjacent_reuse.h"
 #include "methods/method.h"
 #include "methods/threshold_calib.h"
@@ -161,35 +161,34 @@ static int64_t sprint_capacity(const struct sprint *s, int32_t d) {
     return c > 0 ? c : 1;
 }
 
-/* Query rows whose MSB products one sgemm computes. */
+/* Query rows whose MSB products one ap_i8_dots call computes. */
 #define SPRINT_ROWS 64
 
 /* The MSB dot products of query rows i0 .. i0 + n_rows - 1 with keys
- * 0 .. n_keys - 1 into blk (n_rows, T), exact: one sgemm of the codes held
- * as floats when that is exact (kf, qf), else one int64 loop per pair. */
+ * 0 .. n_keys - 1 into blk (n_rows, T), exact: through ap_i8_dots (integer
+ * SIMD) when every code fits int8 (keys != NULL), else one loop per pair.
+ * |code| <= 255 and d <= 512 bound every product by 512 * 255^2 < 2^31, so
+ * int32 holds them. */
 struct msb_block {
-    const int16_t *k4; /* (T, d) key codes */
-    const float *kf;   /* (T, d) the same as floats */
-    float *qf;         /* (ROWS, d) scratch */
-    float *dots;       /* (ROWS, T) scratch */
-    int32_t T, d, exact;
+    const int16_t *k4;                /* (T, d) key codes */
+    const struct ap_i8_keys *keys;    /* the same packed as int8, or NULL */
+    int8_t *q8;                       /* (ROWS, d) scratch */
+    int32_t T, d;
 };
 
-static void msb_block(const struct msb_block *mb, const int32_t *q4, int32_t n_rows, int32_t n_keys, int64_t *blk) {
+static void msb_block(const struct msb_block *mb, const int32_t *q4, int32_t n_rows, int32_t n_keys, int32_t *blk) {
     const int32_t T = mb->T, d = mb->d;
     if (n_keys <= 0) return;
-    if (mb->exact) {
-        for (int64_t x = 0; x < (int64_t)n_rows * d; x++) mb->qf[x] = (float)q4[x];
-        ap_codes_gemm_f32(mb->qf, n_rows, mb->kf, n_keys, d, mb->dots, T);
-        for (int32_t r = 0; r < n_rows; r++)
-            for (int32_t j = 0; j < n_keys; j++) blk[(int64_t)r * T + j] = (int64_t)mb->dots[(int64_t)r * T + j];
+    if (mb->keys) {
+        for (int64_t x = 0; x < (int64_t)n_rows * d; x++) mb->q8[x] = (int8_t)q4[x];
+        ap_i8_dots(mb->q8, n_rows, mb->keys, n_keys, blk, T);
         return;
     }
     for (int32_t r = 0; r < n_rows; r++)
         for (int32_t j = 0; j < n_keys; j++) {
             int64_t a = 0;
             for (int32_t c = 0; c < d; c++) a += (int64_t)q4[(int64_t)r * d + c] * mb->k4[(int64_t)j * d + c];
-            blk[(int64_t)r * T + j] = a;
+            blk[(int64_t)r * T + j] = (int32_t)a;
         }
 }
 
@@ -211,33 +210,39 @@ static enum ap_status sprint_predict(const void *state, const struct ap_head_inp
     const int32_t ek = ap_fxp_exponent(ap_fxp_max_abs_rows(in->k, T, d, in->k_stride, in->key_valid));
     const int32_t mid = s->msb_mid;
     const double unit = ldexp((double)in->scale, (eq - mb + 1) + (ek - mb + 1) - (mid ? 2 : 0));
-    /* scratch: key codes (T, d) int16 and float, a block's query codes (ROWS, d)
-     * int32 and float, its products (ROWS, T) float and int64, 2 T bytes */
-    const size_t bytes = (sizeof(int16_t) + sizeof(float)) * (size_t)T * (size_t)d +
-                         (sizeof(int32_t) + sizeof(float)) * (size_t)SPRINT_ROWS * (size_t)d +
-                         (sizeof(float) + sizeof(int64_t)) * (size_t)SPRINT_ROWS * (size_t)T + 2 * (size_t)T;
+    /* scratch: key codes (T, d) int16 and int8, a block's query codes
+     * (ROWS, d) int32 and int8, its products (ROWS, T) int32, 2 T bytes */
+    const size_t bytes = (sizeof(int16_t) + 1) * (size_t)T * (size_t)d +
+                         (sizeof(int32_t) + 1) * (size_t)SPRINT_ROWS * (size_t)d +
+                         sizeof(int32_t) * (size_t)SPRINT_ROWS * (size_t)T + 2 * (size_t)T;
     unsigned char *buf = malloc(bytes);
     if (!buf) return ap_error(AP_ERR_NOMEM, "sprint: out of memory for %zu bytes of scratch (%d keys)", bytes, T);
-    int64_t *blk = (int64_t *)buf;                     /* (ROWS, T) */
-    float *kf = (float *)(blk + (int64_t)SPRINT_ROWS * T); /* (T, d) */
-    float *qf = kf + (int64_t)T * d;                   /* (ROWS, d) */
-    float *dots = qf + (int64_t)SPRINT_ROWS * d;       /* (ROWS, T) */
-    int32_t *q4 = (int32_t *)(dots + (int64_t)SPRINT_ROWS * T); /* (ROWS, d) */
-    int16_t *k4 = (int16_t *)(q4 + (int64_t)SPRINT_ROWS * d);   /* (T, d) */
-    uint8_t *scratch = (uint8_t *)(k4 + (int64_t)T * d);        /* (2 T) */
+    int32_t *blk = (int32_t *)buf;                                 /* (ROWS, T) */
+    int32_t *q4 = blk + (int64_t)SPRINT_ROWS * T;                  /* (ROWS, d) */
+    int16_t *k4 = (int16_t *)(q4 + (int64_t)SPRINT_ROWS * d);      /* (T, d) */
+    int8_t *k8 = (int8_t *)(k4 + (int64_t)T * d);                  /* (T, d) */
+    int8_t *q8 = k8 + (int64_t)T * d;                              /* (ROWS, d) */
+    uint8_t *scratch = (uint8_t *)(q8 + (int64_t)SPRINT_ROWS * d); /* (2 T) */
     for (int32_t j = 0; j < T; j++) {
         const float *k = in->k + (int64_t)j * in->k_stride;
         const int valid = !in->key_valid || in->key_valid[j];
-        for (int32_t c = 0; c < d; c++) {
+        for (int32_t c = 0; c < d; c++)
             k4[(int64_t)j * d + c] =
                 valid ? (int16_t)(ap_fxp_msb(ap_fxp_signed(k[c], db, ek), db, mb) * (mid + 1) + mid) : 0;
-            kf[(int64_t)j * d + c] = (float)k4[(int64_t)j * d + c];
+    }
+    /* codes lie in [lo, hi]: the msb_bits two's complement range, x2 + 1
+     * with mid */
+    const int32_t code_lo = -(1 << (mb - 1)) * (mid + 1) + mid, code_hi = ((1 << (mb - 1)) - 1) * (mid + 1) + mid;
+    struct ap_i8_keys keys = {0};
+    const int fits_i8 = code_lo >= INT8_MIN && code_hi <= INT8_MAX;
+    if (fits_i8) {
+        for (int64_t x = 0; x < (int64_t)T * d; x++) k8[x] = (int8_t)k4[x];
+        if ((st = ap_i8_keys_pack(k8, T, d, &keys)) != AP_OK) {
+            free(buf);
+            return st;
         }
     }
-    /* |code| <= 2^(mb-1) (x2 + 1 with mid) */
-    const int64_t code_max = ((int64_t)1 << (mb - 1)) * (mid + 1) + mid;
-    const struct msb_block mblk = {.k4 = k4, .kf = kf, .qf = qf, .dots = dots, .T = T, .d = d,
-                                   .exact = ap_codes_exact_f32(d, code_max, code_max)};
+    const struct msb_block mblk = {.k4 = k4, .keys = fits_i8 ? &keys : NULL, .q8 = q8, .T = T, .d = d};
     /* loads a block's query codes (rows not valid: zeros, never read) and
      * returns the last key any of its rows sees */
 #define LOAD_Q4_BLOCK(i0, n_rows, last_blk)                                                                     \
@@ -304,6 +309,7 @@ static enum ap_status sprint_predict(const void *state, const struct ap_head_inp
     struct ap_reuse_stats rs;
     ap_reuse_stats_compute(out->mask, S, T, in->query_valid, in->key_valid, in->causal, sprint_capacity(s, d),
                            s->corelets, scratch, &rs);
+    ap_i8_keys_free(&keys);
     free(buf);
     out->kept = kept;
     out->valid = valid;
