@@ -66,6 +66,23 @@ else
     record "unit_tests (crashed, status $rc)" 1
 fi
 
+# -- 2b. the SIMD kernels' fallbacks, forced ---------------------------------
+# The kernels pick their widest variant at run time; AP_CPU=avx2 takes
+# AVX-512 away and AP_CPU=scalar everything, as on CPUs without them. The
+# tests of every kernel with SIMD variants, and the model paths over them,
+# run again under each.
+for cpu in avx2 scalar; do
+    for f in attention_ lowbit sanger hammer sprint bert_ llama_logits llama_fused; do
+        out=$(AP_CPU=$cpu "$B/tests/unit_tests" "$f" 2>&1); rc=$?
+        line=$(echo "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed$' | tail -1)
+        case "$line" in
+            "0 passed, 0 failed"|"") record "AP_CPU=$cpu $f (no test ran, status $rc)" 1 ;;
+            *" 0 failed") record "AP_CPU=$cpu $f: $line" "$rc" ;;
+            *) echo "$out" | grep -v '^ok '; record "AP_CPU=$cpu $f: $line" 1 ;;
+        esac
+    done
+done
+
 # -- 3. fuzz corpus replay ----------------------------------------------------
 for bin in "$B"/tests/replay_fuzz_*; do
     [ -x "$bin" ] || continue

@@ -114,8 +114,7 @@ FL_TARGET static inline __m512 keep_bytes_avx512(__m512 x, const uint8_t *b, int
 
 /* Writes j0 + lane for the lanes where x > t to out; returns their count. */
 FL_TARGET static inline int32_t append_gt_avx512(__m512 x, __m512 t, int32_t j0, int32_t *out) {
-    const __mmask16 k = _mm512_cmp_ps_mask(x, t, _CMP_GT_OQ);
-    if (!k) return 0;
+    const __mmask16 k = _mm512_cmp_ps_mask(x, t, _CMP_GT_OQ); /* branch-free: hits are irregular */
     const __m512i idx = _mm512_add_epi32(_mm512_set1_epi32(j0),
                                          _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
     /* compress in a register, then a masked store: a compressing store to

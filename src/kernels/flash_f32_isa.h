@@ -371,25 +371,25 @@ FL_TARGET static int32_t FL_NAME(threshold_row)(const int32_t *dots, float *s, i
     }
     const float m = V_HMAX(mx);
     if (m == -INFINITY) return 0;
+    /* One pass: the row sum, and the candidates s_j > m + ln t (the sum is
+     * at least 1, so every kept pair is one; they are few) into cols. */
     const vf ml = V_SET1(m * 1.44269504088896341f);
     const vf l2e = V_SET1(1.44269504088896341f);
+    const vf cand = V_SET1((float)((double)m + log(t)) - fabsf(m) * 1e-6f); /* a little low: float rounding */
     vf sum = V_ZERO();
+    int32_t n_cand = 0;
     for (int32_t v = 0; v < nvec; v++) {
         const int32_t left = n - v * VW;
         vf x = left < VW ? V_LOADN(s + (int64_t)v * VW, left) : V_LOAD(s + (int64_t)v * VW);
         if (left < VW) x = V_KEEP_FIRST(x, left);
         sum = V_ADD(sum, V_EXP2(V_FMA(x, l2e, V_SUB(V_ZERO(), ml))));
+        n_cand += V_APPEND_GT(x, cand, v * VW, cols + n_cand);
     }
     /* p_j = e^(s_j - m) / sum > t  <=>  s_j > m + ln(t sum) */
     const float thr = (float)((double)m + log(t * (double)V_HSUM(sum)));
-    const vf tv = V_SET1(thr);
     int32_t kept = 0;
-    for (int32_t v = 0; v < nvec; v++) {
-        const int32_t left = n - v * VW;
-        vf x = left < VW ? V_LOADN(s + (int64_t)v * VW, left) : V_LOAD(s + (int64_t)v * VW);
-        if (left < VW) x = V_KEEP_FIRST(x, left);
-        kept += V_APPEND_GT(x, tv, v * VW, cols + kept);
-    }
+    for (int32_t e = 0; e < n_cand; e++)
+        if (s[cols[e]] > thr) cols[kept++] = cols[e];
     if (!kept && keep_max)
         for (int32_t j = 0; j < n; j++)
             if (s[j] == m) cols[kept++] = j;

@@ -295,19 +295,20 @@ struct sanger_rows {
     int8_t *qc;             /* (R, d) the block's Q codes */
     int32_t *dots;          /* (R, T) the block's code products */
     float *row;             /* (T) one row's scores */
-    double *nq;             /* (R) the block's query norms */
+    double *nq;             /* (S) query norms, computed once per head */
+    double *nkd;            /* (T) key norms in double */
 };
 
 static size_t align64(size_t n) { return (n + 63) / 64 * 64; }
 
 /* Lays the buffer out (and returns its size when buf is NULL). */
-static size_t rows_layout(void *buf, int32_t n_k, int32_t d, struct sanger_rows **out) {
-    const size_t T = (size_t)(n_k > 0 ? n_k : 1), D = (size_t)d, R = AP_ROWS_BLOCK;
+static size_t rows_layout(void *buf, int32_t n_q, int32_t n_k, int32_t d, struct sanger_rows **out) {
+    const size_t T = (size_t)(n_k > 0 ? n_k : 1), D = (size_t)d, R = AP_ROWS_BLOCK, S = (size_t)(n_q > 0 ? n_q : 1);
     const size_t parts[] = {align64(sizeof(struct sanger_rows)), align64(sizeof(float) * T),
                             align64(sizeof(int32_t) * (T + 1)), align64(T * D),
                             align64(ap_i8_keys_bytes((int32_t)T, d)), align64(R * D),
                             align64(sizeof(int32_t) * R * T), align64(sizeof(float) * T),
-                            align64(sizeof(double) * R)};
+                            align64(sizeof(double) * S), align64(sizeof(double) * T)};
     size_t off[sizeof parts / sizeof parts[0] + 1] = {0};
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) off[i + 1] = off[i] + parts[i];
     if (buf) {
@@ -321,20 +322,21 @@ static size_t rows_layout(void *buf, int32_t n_k, int32_t d, struct sanger_rows 
         r->dots = (int32_t *)(void *)(p + off[6]);
         r->row = (float *)(void *)(p + off[7]);
         r->nq = (double *)(void *)(p + off[8]);
+        r->nkd = (double *)(void *)(p + off[9]);
         *out = r;
     }
     return off[sizeof parts / sizeof parts[0]] + 64; /* + 64: the caller's buffer aligned up */
 }
 
 static size_t sanger_rows_bytes(const void *state, int32_t n_q, int32_t n_k, int32_t d) {
-    (void)state, (void)n_q;
-    return rows_layout(NULL, n_k, d, NULL);
+    (void)state;
+    return rows_layout(NULL, n_q, n_k, d, NULL);
 }
 
 /* The buffer as laid out, from its first 64-byte boundary. */
-static struct sanger_rows *rows_of(void *buf, int32_t n_k, int32_t d) {
+static struct sanger_rows *rows_of(void *buf, int32_t n_q, int32_t n_k, int32_t d) {
     struct sanger_rows *r = NULL;
-    rows_layout((void *)(((uintptr_t)buf + 63) & ~(uintptr_t)63), n_k, d, &r);
+    rows_layout((void *)(((uintptr_t)buf + 63) & ~(uintptr_t)63), n_q, n_k, d, &r);
     return r;
 }
 
@@ -343,7 +345,7 @@ static enum ap_status sanger_rows_prepare(const void *state, const struct ap_hea
     const struct sanger_state *s = state;
     const int32_t S = in->n_q, T = in->n_k, d = in->d;
     if (d > AP_I8_MAX_D) return ap_error(AP_ERR_UNSUPPORTED, "sanger: head dimension %d > %d", d, AP_I8_MAX_D);
-    struct sanger_rows *r = rows_of(buf, T, d);
+    struct sanger_rows *r = rows_of(buf, S, T, d);
     double amax_k = 0.0, amax_q = 0.0;
     r->n_valid[0] = 0;
     for (int32_t j = 0; j < T; j++) {
@@ -353,6 +355,7 @@ static enum ap_status sanger_rows_prepare(const void *state, const struct ap_hea
         if (!valid) continue;
         const float *k = in->k + (int64_t)j * in->k_stride;
         const double nk = row_norm(k, d, s->normalize);
+        r->nkd[j] = nk;
         r->nk[j] = (float)nk;
         double m = ap_linear_absmax_row(k, divisor(nk), d);
         if (m > amax_k) amax_k = m;
@@ -360,7 +363,8 @@ static enum ap_status sanger_rows_prepare(const void *state, const struct ap_hea
     for (int32_t i = 0; i < S; i++) {
         if (in->query_valid && !in->query_valid[i]) continue;
         const float *q = in->q + (int64_t)i * in->q_stride;
-        double m = ap_linear_absmax_row(q, divisor(row_norm(q, d, s->normalize)), d);
+        r->nq[i] = row_norm(q, d, s->normalize);
+        double m = ap_linear_absmax_row(q, divisor(r->nq[i]), d);
         if (m > amax_q) amax_q = m;
     }
     r->gk = ap_linear_gamma(s->bits, s->thr_k > 0.0 ? s->thr_k : amax_k);
@@ -369,10 +373,8 @@ static enum ap_status sanger_rows_prepare(const void *state, const struct ap_hea
         int8_t *kcj = r->kc + (int64_t)j * d;
         if (in->key_valid && !in->key_valid[j])
             memset(kcj, 0, (size_t)d);
-        else /* recompute the norm in double, as predict does */
-            ap_linear_quant_row(in->k + (int64_t)j * in->k_stride,
-                                divisor(row_norm(in->k + (int64_t)j * in->k_stride, d, s->normalize)), d, r->gk,
-                                s->bits, kcj);
+        else
+            ap_linear_quant_row(in->k + (int64_t)j * in->k_stride, divisor(r->nkd[j]), d, r->gk, s->bits, kcj);
     }
     return ap_i8_keys_pack_into(r->kc, T, d, r->kmem, &r->keys);
 }
@@ -388,7 +390,7 @@ static enum ap_status sanger_predict_rows(const void *state, const struct ap_hea
     const struct sanger_state *s = state;
     const int32_t S = in->n_q, T = in->n_k, d = in->d, offset = T - S;
     AP_ASSERT(nb >= 0 && nb <= AP_ROWS_BLOCK && i0 >= 0 && i0 + nb <= S);
-    struct sanger_rows *r = rows_of(buf, T, d);
+    struct sanger_rows *r = rows_of(buf, S, T, d);
     const double gg = r->gq * r->gk;
     for (int32_t b = 0; b < nb; b++) {
         const int32_t i = i0 + b;
@@ -397,9 +399,7 @@ static enum ap_status sanger_predict_rows(const void *state, const struct ap_hea
             memset(qcr, 0, (size_t)d);
             continue;
         }
-        const float *q = in->q + (int64_t)i * in->q_stride;
-        r->nq[b] = row_norm(q, d, s->normalize);
-        ap_linear_quant_row(q, divisor(r->nq[b]), d, r->gq, s->bits, qcr);
+        ap_linear_quant_row(in->q + (int64_t)i * in->q_stride, divisor(r->nq[i]), d, r->gq, s->bits, qcr);
     }
     int64_t last64 = in->causal ? (int64_t)i0 + nb + offset : T; /* keys the block's last row sees */
     const int32_t n_blk = last64 > T ? T : last64 < 0 ? 0 : (int32_t)last64;
@@ -411,7 +411,7 @@ static enum ap_status sanger_predict_rows(const void *state, const struct ap_hea
         int64_t n64 = in->causal ? (int64_t)i + offset + 1 : T;
         const int32_t n = n64 > T ? T : n64 < 0 ? 0 : (int32_t)n64;
         if (n > 0 && (!in->query_valid || in->query_valid[i])) {
-            const float c = gg > 0.0 ? (float)(r->nq[b] / gg * (double)in->scale) : 0.0f;
+            const float c = gg > 0.0 ? (float)(r->nq[i] / gg * (double)in->scale) : 0.0f;
             const int32_t k = ap_softmax_threshold_row(r->dots + (int64_t)b * T, r->row, n, c, r->nk, in->key_valid,
                                                        s->t, s->keep_max, cols + pos, ap_cpu_features());
             pos += k;

@@ -6,10 +6,12 @@ void ap_linear_quant_row(const float *x, double div, int32_t n, double gamma, in
 }
 
 double ap_linear_absmax_row(const float *x, double div, int32_t n) {
-    double m = 0.0;
+    /* max |x| / div: the same value as the max of |x_c| / div (a correctly
+     * rounded division by a positive div is monotone), one division */
+    float m = 0.0f;
     for (int32_t c = 0; c < n; c++) {
-        double v = fabs((double)x[c] / div);
+        const float v = fabsf(x[c]);
         if (v > m) m = v;
     }
-    return m;
+    return (double)m / div;
 }

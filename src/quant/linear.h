@@ -27,9 +27,19 @@ static inline double ap_linear_gamma(int32_t bits, double thr) {
     return thr > 0.0 ? (double)ap_linear_max_code(bits) / thr : 0.0;
 }
 
+/* rint(v) for |v| < 2^51 in plain arithmetic (adding and subtracting
+ * 1.5 * 2^52 rounds to an integer, half to even, in the default rounding
+ * mode), so that loops over it vectorize instead of calling rint; larger
+ * |v| come back unrounded, which the callers' clamps to +-127 make
+ * irrelevant. */
+static inline double ap_round_half_even(double v) {
+    const double magic = 6755399441055744.0; /* 1.5 * 2^52 */
+    return (v + magic) - magic;
+}
+
 static inline int8_t ap_linear_quant(double x, double gamma, int32_t bits) {
     const double m = (double)ap_linear_max_code(bits);
-    double v = rint(gamma * x);
+    double v = ap_round_half_even(gamma * x);
     return (int8_t)(v > m ? m : v < -m ? -m : v);
 }
 

@@ -229,10 +229,13 @@ static void count_heads(void *user, const struct ap_head_inputs *in, const struc
 
 /* A method with a row-block predictor (sanger) runs fused (predict_rows +
  * sparse row lists) when no observer watches, and through its (S, T) mask
- * and the flash kernel when one does: the same hidden states (within 5e-3:
- * a pair whose predicted probability is within float rounding of t = 1e-3
- * may be decided differently, moving an output by about t |V|, 8e-4 seen),
- * the fused path equal on 1 and 2 threads; the observer sees every head of
+ * and the flash kernel when one does: the same hidden states within 3e-2
+ * (hidden values are O(5)). A pair whose predicted probability is within
+ * float rounding of t = 1e-3 may be decided differently (test_sanger.c
+ * checks the kept pairs head by head), moving an output by about t |V|,
+ * and 30 layers carry that on: 8e-4 seen with AVX-512, 1.3e-2 with the
+ * AVX2 and portable paths; a wrong row or key is O(1). The fused path
+ * agrees with itself on 1 and 2 threads; the observer sees every head of
  * every layer. */
 TEST(llama_fused_predictor_equals_mask_path) {
     char p_ids[4096];
@@ -256,7 +259,7 @@ TEST(llama_fused_predictor_equals_mask_path) {
     ap_model_set_observer(m2, (struct ap_model_observer){.on_head = count_heads, .user = &heads_seen});
     CHECK_STATUS(ap_model_decode(m2, ids, 128, b, NULL), AP_OK); /* mask path */
     CHECK_EQ_INT(heads_seen, (int64_t)in.n_layers * in.n_heads);
-    CHECK_ARRAY_NEAR("fused vs mask path", a, b, n, 5e-3);
+    CHECK_ARRAY_NEAR("fused vs mask path", a, b, n, 3e-2);
     CHECK_ARRAY_NEAR("fused, 1 vs 2 threads", c, a, n, 2e-4);
 out:
     free(a), free(b), free(c);
