@@ -26,4 +26,15 @@ struct ap_shifted_relu {
 
 int64_t ap_shifted_relu(const struct ap_shifted_relu *r, int64_t x);
 
+/* HAMMER's selection on one row, vectorized (the fused path): f_j =
+ * f(a[j] - zero) (0 for padding keys, key_valid[j] = 0) into f, their sum
+ * into *sum, and the kept j (f_j > t * sum, compared as the per-pair code
+ * does) ascending into cols; their count is returned. When none passes and
+ * keep_max, the valid j with the largest a[j] are kept. The same decisions
+ * as the per-pair code for |a[j] - zero| < 2^27 and break points below
+ * 2^27. Variants: baseline, AVX2, AVX-512, picked from features. */
+int32_t ap_relu_select_row(const int32_t *a, int32_t n, int64_t zero, const struct ap_shifted_relu *r,
+                           const uint8_t *key_valid, double t, int keep_max, int32_t *f, int32_t *cols,
+                           int64_t *sum, uint32_t features);
+
 #endif

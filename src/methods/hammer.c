@@ -24,9 +24,11 @@
  *
  * Legend: S = queries, T = keys, d = head dimension. */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "attnprune.h"
 #include "core/error.h"
 #include "kernels/lowbit_gemm.h"
 #include "kernels/shifted_relu.h"
@@ -271,6 +273,129 @@ static enum ap_status hammer_predict(const void *state, const struct ap_head_inp
 
 static void hammer_free(void *state) { free(state); }
 
+/* ------------------------------------------------------ fused row blocks */
+
+/* The per-head buffer of the fused path (rows_bytes): the packed key codes
+ * of K' and one block's query codes, products and f values. Legend as
+ * above; R = AP_ROWS_BLOCK. */
+struct hammer_rows {
+    struct ap_i8_keys keys; /* packed into kmem */
+    int32_t *n_valid;       /* (T + 1) valid keys among the first j */
+    int8_t *kc;             /* (T, d) codes of K' */
+    unsigned char *kmem;    /* ap_i8_keys_bytes(T, d) */
+    int8_t *qc;             /* (R, d) */
+    int32_t *dots;          /* (R, T) */
+    int32_t *f;             /* (T) one row's f(a_ij) */
+    double *mean;           /* (d) */
+};
+
+static size_t h_align64(size_t n) { return (n + 63) / 64 * 64; }
+
+static size_t hammer_layout(void *buf, int32_t n_k, int32_t d, struct hammer_rows **out) {
+    const size_t T = (size_t)(n_k > 0 ? n_k : 1), D = (size_t)d, R = AP_ROWS_BLOCK;
+    const size_t parts[] = {h_align64(sizeof(struct hammer_rows)), h_align64(sizeof(int32_t) * (T + 1)),
+                            h_align64(T * D), h_align64(ap_i8_keys_bytes((int32_t)T, d)), h_align64(R * D),
+                            h_align64(sizeof(int32_t) * R * T), h_align64(sizeof(int32_t) * T),
+                            h_align64(sizeof(double) * D)};
+    size_t off[sizeof parts / sizeof parts[0] + 1] = {0};
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) off[i + 1] = off[i] + parts[i];
+    if (buf) {
+        unsigned char *p = (unsigned char *)(((uintptr_t)buf + 63) & ~(uintptr_t)63);
+        struct hammer_rows *r = (struct hammer_rows *)(void *)p;
+        r->n_valid = (int32_t *)(void *)(p + off[1]);
+        r->kc = (int8_t *)(p + off[2]);
+        r->kmem = p + off[3];
+        r->qc = (int8_t *)(p + off[4]);
+        r->dots = (int32_t *)(void *)(p + off[5]);
+        r->f = (int32_t *)(void *)(p + off[6]);
+        r->mean = (double *)(void *)(p + off[7]);
+        *out = r;
+    }
+    return off[sizeof parts / sizeof parts[0]] + 64;
+}
+
+static size_t hammer_rows_bytes(const void *state, int32_t n_q, int32_t n_k, int32_t d) {
+    (void)state, (void)n_q;
+    return hammer_layout(NULL, n_k, d, NULL);
+}
+
+/* Steps 1-2 of predict for the whole head: mean redistribution, K' codes. */
+static enum ap_status hammer_rows_prepare(const void *state, const struct ap_head_inputs *in, void *buf) {
+    const struct hammer_state *s = state;
+    const int32_t T = in->n_k, d = in->d;
+    if (d < 1 || d > AP_I8_MAX_D)
+        return ap_error(AP_ERR_UNSUPPORTED, "hammer: head dimension %d outside 1..%d", d, AP_I8_MAX_D);
+    struct hammer_rows *r = NULL;
+    hammer_layout(buf, T, d, &r);
+    int64_t n_keys = 0;
+    for (int32_t c = 0; c < d; c++) r->mean[c] = 0.0;
+    r->n_valid[0] = 0;
+    for (int32_t j = 0; j < T; j++) {
+        const int valid = !in->key_valid || in->key_valid[j];
+        r->n_valid[j + 1] = r->n_valid[j] + valid;
+        if (!valid) continue;
+        n_keys++;
+        if (!s->mean) continue;
+        const float *k = in->k + (int64_t)j * in->k_stride;
+        for (int32_t c = 0; c < d; c++) r->mean[c] += (double)k[c];
+    }
+    if (s->mean && n_keys > 0)
+        for (int32_t c = 0; c < d; c++) r->mean[c] /= (double)n_keys;
+    for (int32_t j = 0; j < T; j++) {
+        int8_t *kcj = r->kc + (int64_t)j * d;
+        if (in->key_valid && !in->key_valid[j])
+            memset(kcj, 0, (size_t)d);
+        else
+            ap_pow2_quant_row(in->k + (int64_t)j * in->k_stride, s->mean ? r->mean : NULL, d, s->cut, s->factor,
+                              kcj);
+    }
+    return ap_i8_keys_pack_into(r->kc, T, d, r->kmem, &r->keys);
+}
+
+/* Steps 3-5 for rows [i0, i0 + nb): integer products (ap_i8_dots), then
+ * the shifted ReLU and the division-free selection vectorized
+ * (ap_relu_select_row): integer arithmetic throughout, so the kept pairs
+ * are exactly predict's. */
+static enum ap_status hammer_predict_rows(const void *state, const struct ap_head_inputs *in, void *buf, int32_t i0,
+                                          int32_t nb, int64_t *row_ptr, int32_t *cols, int64_t *kept,
+                                          int64_t *valid) {
+    const struct hammer_state *s = state;
+    const int32_t S = in->n_q, T = in->n_k, d = in->d, offset = T - S;
+    AP_ASSERT(nb >= 0 && nb <= AP_ROWS_BLOCK && i0 >= 0 && i0 + nb <= S);
+    struct hammer_rows *r = NULL;
+    hammer_layout(buf, T, d, &r);
+    const struct ap_shifted_relu relu = head_relu(s, d);
+    const int64_t zero = (int64_t)floor(s->zero * (double)d + 0.5);
+    for (int32_t b = 0; b < nb; b++) {
+        const int32_t i = i0 + b;
+        int8_t *qcr = r->qc + (int64_t)b * d;
+        memset(qcr, 0, (size_t)d);
+        if (in->query_valid && !in->query_valid[i]) continue;
+        if (in->causal && i + offset < 0) continue;
+        ap_pow2_quant_row(in->q + (int64_t)i * in->q_stride, NULL, d, s->cut, s->factor, qcr);
+    }
+    int64_t last64 = in->causal ? (int64_t)i0 + nb + offset : T;
+    const int32_t n_blk = last64 > T ? T : last64 < 0 ? 0 : (int32_t)last64;
+    if (n_blk > 0 && nb > 0) ap_i8_dots(r->qc, nb, &r->keys, n_blk, r->dots, T);
+    int64_t pos = 0;
+    row_ptr[0] = 0;
+    for (int32_t b = 0; b < nb; b++) {
+        const int32_t i = i0 + b;
+        int64_t n64 = in->causal ? (int64_t)i + offset + 1 : T;
+        const int32_t n = n64 > T ? T : n64 < 0 ? 0 : (int32_t)n64;
+        if (n > 0 && (!in->query_valid || in->query_valid[i]) && r->n_valid[n] > 0) {
+            int64_t sum = 0;
+            const int32_t k = ap_relu_select_row(r->dots + (int64_t)b * T, n, zero, &relu, in->key_valid, s->t,
+                                                 s->keep_max, r->f, cols + pos, &sum, ap_cpu_features());
+            pos += k;
+            *kept += k;
+            *valid += r->n_valid[n];
+        }
+        row_ptr[b + 1] = pos;
+    }
+    return AP_OK;
+}
+
 /* Defaults on a causal decoder (SmolLM2-135M; docs/decoder.md): the
  * setting the sweeps of docs/results.md found within 1% of dense perplexity. */
 static const struct ap_param_default decoder_defaults[] = {{"zero", "-6"}};
@@ -288,4 +413,7 @@ const struct ap_method_ops ap_method_hammer = {
     .init = hammer_init,
     .predict = hammer_predict,
     .free = hammer_free,
+    .rows_bytes = hammer_rows_bytes,
+    .rows_prepare = hammer_rows_prepare,
+    .predict_rows = hammer_predict_rows,
 };

@@ -625,3 +625,83 @@ out:
     ap_npy_close(stats);
     ap_mc_qkv_close(&r);
 }
+
+/* ------------------------------------------------------------ fused rows */
+
+void ap_mc_check_rows(const char *file, int line, const char *spec, double max_diff_frac) {
+    struct ap_mc_qkv r;
+    if (!ap_mc_qkv_open(file, line, "real", &r)) return;
+    struct ap_method *m = ap_mc_make(file, line, spec);
+    if (!m) {
+        ap_mc_qkv_close(&r);
+        return;
+    }
+    const struct ap_method_ops *ops = ap_method_ops_of(m);
+    const int32_t S = r.S;
+    uint8_t *mask = malloc((size_t)S * (size_t)S), *kv = malloc((size_t)S);
+    unsigned char *buf = ops->rows_bytes ? malloc(ops->rows_bytes(ap_method_state(m), S, S, r.d)) : NULL;
+    int64_t row_ptr[AP_ROWS_BLOCK + 1];
+    int32_t *cols = malloc(sizeof(int32_t) * (size_t)AP_ROWS_BLOCK * (size_t)S);
+    if (!ops->predict_rows || !ops->rows_prepare || !buf || !mask || !kv || !cols) {
+        ap_test_fail(file, line, "%s: no fused path, or out of memory", spec);
+        goto out;
+    }
+    for (int32_t j = 0; j < S; j++) kv[j] = j % 11 != 5;
+    int64_t total_valid = 0, total_diff = 0, total_kept = 0;
+    for (int variant = 0; variant < 2; variant++)
+        for (int32_t l = 0; l < r.L; l++)
+            for (int32_t h = 0; h < r.H; h++) {
+                struct ap_head_inputs in = ap_mc_qkv_head(&r, l, h);
+                in.causal = variant;
+                in.key_valid = variant ? kv : NULL;
+                struct ap_head_output out = {.mask = mask};
+                if (ap_method_predict(m, &in, &out) != AP_OK ||
+                    ops->rows_prepare(ap_method_state(m), &in, buf) != AP_OK) {
+                    ap_test_fail(file, line, "%s: %s", spec, ap_last_error());
+                    goto out;
+                }
+                int64_t kept = 0, valid = 0, diff = 0, bad = 0;
+                for (int32_t i0 = 0; i0 < S; i0 += AP_ROWS_BLOCK) {
+                    const int32_t nb = S - i0 < AP_ROWS_BLOCK ? S - i0 : AP_ROWS_BLOCK;
+                    if (ops->predict_rows(ap_method_state(m), &in, buf, i0, nb, row_ptr, cols, &kept, &valid) !=
+                        AP_OK) {
+                        ap_test_fail(file, line, "%s: %s", spec, ap_last_error());
+                        goto out;
+                    }
+                    for (int32_t b = 0; b < nb; b++) {
+                        const uint8_t *want = mask + (int64_t)(i0 + b) * S;
+                        int32_t prev = -1;
+                        int64_t e = row_ptr[b];
+                        for (int32_t j = 0; j < S; j++) {
+                            const int got = e < row_ptr[b + 1] && cols[e] == j;
+                            if (got) {
+                                bad += j <= prev || !ap_head_pair_valid(&in, i0 + b, j);
+                                prev = j;
+                                e++;
+                            }
+                            diff += got != want[j];
+                        }
+                        bad += e != row_ptr[b + 1]; /* unsorted or out-of-range entries left over */
+                    }
+                }
+                if (bad) ap_test_fail(file, line, "%s: layer %d head %d: %lld bad list entries", spec, l, h, (long long)bad);
+                if (valid != out.valid)
+                    ap_test_fail(file, line, "%s: layer %d head %d: %lld valid pairs, predict %lld", spec, l, h,
+                                 (long long)valid, (long long)out.valid);
+                total_valid += valid;
+                total_diff += diff;
+                total_kept += kept;
+            }
+    fprintf(stderr, "    %s: %lld valid pairs, %lld kept, %lld decided differently\n", spec, (long long)total_valid,
+            (long long)total_kept, (long long)total_diff);
+    if (!(total_kept > 0 && total_kept < total_valid))
+        ap_test_fail(file, line, "%s: kept %lld of %lld: pick a spec that prunes some", spec, (long long)total_kept,
+                     (long long)total_valid);
+    if ((double)total_diff > max_diff_frac * (double)total_valid)
+        ap_test_fail(file, line, "%s: %lld pairs decided differently from predict (allowed %.3g of %lld)", spec,
+                     (long long)total_diff, max_diff_frac, (long long)total_valid);
+out:
+    free(mask), free(kv), free(buf), free(cols);
+    ap_method_free(m);
+    ap_mc_qkv_close(&r);
+}

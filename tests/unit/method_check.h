@@ -152,4 +152,12 @@ void ap_th_ref_check(const char *file, int line, const char *method, const char 
 #define CHECK_TH_REF(method, data, setting, params, n_ref_stats, res) \
     ap_th_ref_check(__FILE__, __LINE__, method, data, setting, params, n_ref_stats, res)
 
+/* The method's fused path (rows_prepare + predict_rows, blocks of
+ * AP_ROWS_BLOCK) against its predict on every head of the real Q/K/V
+ * fixture, bidirectional, then causal with every 11th key padding: lists
+ * ascending and inside the valid pairs, the same valid-pair counts, and at
+ * most max_diff_frac of the valid pairs decided differently. */
+void ap_mc_check_rows(const char *file, int line, const char *spec, double max_diff_frac);
+#define CHECK_ROWS_MATCH_PREDICT(spec, frac) ap_mc_check_rows(__FILE__, __LINE__, spec, frac)
+
 #endif

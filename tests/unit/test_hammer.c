@@ -218,3 +218,11 @@ TEST(hammer_matches_numpy_reference) {
             CHECK(r.heads > 0);
         }
 }
+
+/* The fused path (integer products, vectorized shifted ReLU and selection)
+ * decides exactly as predict: integer arithmetic throughout. */
+TEST(hammer_rows_match_predict) {
+    CHECK_ROWS_MATCH_PREDICT("hammer:t=0.01", 0.0);
+    CHECK_ROWS_MATCH_PREDICT("hammer:t=0.002,zero=-6,relu=shift", 0.0);
+    CHECK_ROWS_MATCH_PREDICT("hammer:t=0.01,relu=plain,mean=0", 0.0);
+}
