@@ -39,43 +39,70 @@ static inline __attribute__((always_inline)) int32_t relu_lane(int32_t x, enum a
     return p + r0 + 2 * r1 + 4 * r2;
 }
 
+/* f over a row for one shape: a loop without branches or reductions, so
+ * the compiler vectorizes it. */
+static inline __attribute__((always_inline)) void relu_pass(const int32_t *a, int32_t n, int32_t zero,
+                                                             enum ap_relu_shape shape, int32_t b0, int32_t b1,
+                                                             int32_t b2, int32_t *f) {
+#pragma omp simd
+    for (int32_t j = 0; j < n; j++) f[j] = relu_lane(a[j] - zero, shape, b0, b1, b2);
+}
+
 static inline __attribute__((always_inline)) int32_t relu_select(const int32_t *a, int32_t n, int32_t zero,
                                                                   const struct ap_shifted_relu *r, const uint8_t *kv,
                                                                   double t, int keep_max, int32_t *f, int32_t *cols,
                                                                   int64_t *sum_out) {
     const int32_t b0 = (int32_t)r->b[0], b1 = (int32_t)r->b[1], b2 = (int32_t)r->b[2];
-    int64_t sum = 0;
-    int32_t amax = INT32_MIN;
-    switch (r->shape) { /* one vectorized loop per shape */
-#define RELU_PASS(SHAPE)                                                                                              \
-    _Pragma("omp simd reduction(+ : sum)") for (int32_t j = 0; j < n; j++) {                                          \
-        const int32_t v = (kv && !kv[j]) ? 0 : relu_lane(a[j] - zero, SHAPE, b0, b1, b2);                              \
-        f[j] = v;                                                                                                     \
-        sum += v;                                                                                                     \
-    }                                                                                                                 \
-    break;
-    case AP_RELU_PLAIN: RELU_PASS(AP_RELU_PLAIN)
-    case AP_RELU_SHIFT: RELU_PASS(AP_RELU_SHIFT)
-    case AP_RELU_CONT:
-    default: RELU_PASS(AP_RELU_CONT)
-#undef RELU_PASS
+    if (r->shape == AP_RELU_PLAIN) relu_pass(a, n, zero, AP_RELU_PLAIN, b0, b1, b2, f);
+    else if (r->shape == AP_RELU_SHIFT) relu_pass(a, n, zero, AP_RELU_SHIFT, b0, b1, b2, f);
+    else relu_pass(a, n, zero, AP_RELU_CONT, b0, b1, b2, f);
+    if (kv) {
+#pragma omp simd
+        for (int32_t j = 0; j < n; j++) f[j] = kv[j] ? f[j] : 0;
     }
-    *sum_out = sum;
+    /* the sum in double: every f is an integer below 2^31 and the sum stays
+     * below 2^53, so it is exact in any order */
+    double sum = 0.0;
+#pragma omp simd reduction(+ : sum)
+    for (int32_t j = 0; j < n; j++) sum += (double)f[j];
+    *sum_out = (int64_t)sum;
     /* f_j > t sum in double, as the per-pair code: f_j > bound <=> f_j > floor(bound) for integer f_j */
-    const double bound = t * (double)sum;
+    const double bound = t * sum;
     int32_t kept = 0;
     if (bound < 2147483647.0) {
         const int32_t ib = bound < 0.0 ? -1 : (int32_t)bound;
-        for (int32_t j = 0; j < n; j++) {
-            cols[kept] = j;
-            kept += f[j] > ib;
+        for (int32_t j0 = 0; j0 < n; j0 += 64) { /* kept pairs are few: test 64 at a time first */
+            const int32_t e = n - j0 < 64 ? n - j0 : 64;
+            int any = 0;
+#pragma omp simd reduction(| : any)
+            for (int32_t j = 0; j < e; j++) any |= f[j0 + j] > ib;
+            if (!any) continue;
+            for (int32_t j = j0; j < j0 + e; j++) {
+                cols[kept] = j;
+                kept += f[j] > ib;
+            }
         }
     }
     if (!kept && keep_max) {
-        for (int32_t j = 0; j < n; j++)
-            if ((!kv || kv[j]) && a[j] > amax) amax = a[j];
-        for (int32_t j = 0; j < n; j++)
-            if ((!kv || kv[j]) && a[j] == amax) cols[kept++] = j;
+        int32_t amax = INT32_MIN;
+        if (kv) {
+#pragma omp simd reduction(max : amax)
+            for (int32_t j = 0; j < n; j++) amax = kv[j] && a[j] > amax ? a[j] : amax;
+        } else {
+#pragma omp simd reduction(max : amax)
+            for (int32_t j = 0; j < n; j++) amax = a[j] > amax ? a[j] : amax;
+        }
+        for (int32_t j0 = 0; j0 < n; j0 += 64) { /* the maxima are few: test 64 at a time first */
+            const int32_t e = n - j0 < 64 ? n - j0 : 64;
+            int any = 0;
+#pragma omp simd reduction(| : any)
+            for (int32_t j = 0; j < e; j++) any |= a[j0 + j] == amax;
+            if (!any) continue;
+            for (int32_t j = j0; j < j0 + e; j++) {
+                cols[kept] = j;
+                kept += (!kv || kv[j]) && a[j] == amax;
+            }
+        }
     }
     return kept;
 }

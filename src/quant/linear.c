@@ -2,6 +2,7 @@
 #include "quant/linear.h"
 
 void ap_linear_quant_row(const float *x, double div, int32_t n, double gamma, int32_t bits, int8_t *out) {
+#pragma omp simd
     for (int32_t c = 0; c < n; c++) out[c] = ap_linear_quant((double)x[c] / div, gamma, bits);
 }
 
