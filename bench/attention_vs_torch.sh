@@ -7,8 +7,9 @@
 #   real    9 heads causal, Q/K/V of SmolLM2-135M's layer 15 on the first S
 #           tokens of Emma (bench/capture_qkv, one dense prefill of the
 #           longest S, cached in bench/qkv_smollm2_l15_*.npy): dense, and
-#           Sanger's fused predictor + sparse rows at the thresholds in
-#           AP_BENCH_SANGER (default 1e-3 and 1e-2).
+#           the fused predictor + sparse rows of each method spec in
+#           AP_BENCH_METHODS (default "sanger:t=1e-3 sanger:t=1e-2
+#           hammer:t=0.01": the methods with a row-block predictor).
 # Writes bench/results.csv
 #   S,heads,causal,data,method,density,ours_ms,pred_ms,torch_ms,speedup,pred_frac,work_mb
 # speedup = torch_ms / ours_ms; pred_frac = pred_ms / our dense ms at that S
@@ -20,7 +21,7 @@ cd "$(dirname "$0")/.."
 B=${1:-build}
 RUNS=${AP_BENCH_RUNS:-5}
 SIZES=${AP_BENCH_SIZES:-512 1024 2048 4096 8192}
-SANGER=${AP_BENCH_SANGER:-1e-3 1e-2}
+METHODS=${AP_BENCH_METHODS:-sanger:t=1e-3 sanger:t=1e-2 hammer:t=0.01}
 OUT=bench/results.csv
 QKV=bench/qkv_smollm2_l15
 MODEL=models/SmolLM2-135M-Instruct/model.gguf
@@ -45,7 +46,7 @@ if [ "$have" -lt "$max" ]; then
     "$B/bench/capture_qkv" "$MODEL" "$TEXT" "$max" 15 "$QKV"
 fi
 methods=(-a dense)
-for t in $SANGER; do methods+=(-a "sanger:t=$t"); done
+for spec in $METHODS; do methods+=(-a "$spec"); done
 echo "attention, real Q/K/V (SmolLM2 layer 15), causal: ours" >&2
 "$B/bench/attention_heads" -t 2 -r "$RUNS" -c 1 --qkv "$QKV" "${methods[@]}" $SIZES | tail -n +2 | sed 's/^/real,/' >>"$tmp/ours.csv"
 echo "attention, real Q/K/V (SmolLM2 layer 15), causal: torch SDPA" >&2

@@ -27,6 +27,15 @@ int64_t ap_shifted_relu(const struct ap_shifted_relu *r, int64_t x) {
 
 /* ------------------------------------------------------- row selection */
 
+/* GCC vectorizes max reductions under `omp simd`; clang (14) does not
+ * without -ffast-math and warns that it could not (clang builds only the
+ * fuzz targets), so there they are plain loops. */
+#if defined(__clang__)
+#define OMP_SIMD_MAX
+#else
+#define OMP_SIMD_MAX _Pragma("omp simd reduction(max : amax)")
+#endif
+
 /* f(x) for one lane, branch-free, the same values as ap_shifted_relu for
  * |x| < 2^27 (CONT: the sum of ramps with slopes 1, 1, 2, 4 starting at 0,
  * b0, b1, b2). */
@@ -86,10 +95,10 @@ static inline __attribute__((always_inline)) int32_t relu_select(const int32_t *
     if (!kept && keep_max) {
         int32_t amax = INT32_MIN;
         if (kv) {
-#pragma omp simd reduction(max : amax)
+            OMP_SIMD_MAX
             for (int32_t j = 0; j < n; j++) amax = kv[j] && a[j] > amax ? a[j] : amax;
         } else {
-#pragma omp simd reduction(max : amax)
+            OMP_SIMD_MAX
             for (int32_t j = 0; j < n; j++) amax = a[j] > amax ? a[j] : amax;
         }
         for (int32_t j0 = 0; j0 < n; j0 += 64) { /* the maxima are few: test 64 at a time first */
