@@ -24,6 +24,7 @@
 #include "io/json_file.h"
 #include "io/safetensors.h"
 #include "kernels/attention.h"
+#include "kernels/gelu_f32.h"
 #include "methods/method.h"
 #include "model/layer_ops.h"
 #include "model/model.h"
@@ -403,6 +404,7 @@ enum ap_status ap_bert_load(struct ap_model *m, const char *dir, struct ap_model
     m->r_cap = params.batch_tokens ? params.batch_tokens : AP_DEFAULT_BATCH_TOKENS;
     if (m->r_cap < m->s_cap) m->r_cap = m->s_cap; /* one sequence always fits */
     m->info.batch_tokens = m->r_cap;
+    (void)ap_cpu_features(); /* detected here, once, before parallel loops read the cached bits */
     return alloc_scratch(m);
 }
 
@@ -410,7 +412,7 @@ enum ap_status ap_bert_load(struct ap_model *m, const char *dir, struct ap_model
 
 static void activation(const struct ap_model *m, float *x, int64_t n) {
     switch (m->act) {
-    case AP_ACT_GELU_ERF: ap_gelu_erf(x, n); break;
+    case AP_ACT_GELU_ERF: ap_gelu_erf_f32(x, n); break; /* vectorized; ap_gelu_erf is its reference */
     case AP_ACT_GELU_TANH: ap_gelu_tanh(x, n); break;
     case AP_ACT_RELU: ap_relu(x, n); break;
     }
