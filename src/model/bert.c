@@ -357,7 +357,8 @@ static enum ap_status alloc_scratch(struct ap_model *m) {
     const size_t S = (size_t)m->s_cap, R = (size_t)m->r_cap, D = (size_t)m->info.hidden;
     const size_t I = (size_t)m->info.intermediate, H = (size_t)m->info.n_heads, nt = (size_t)m->n_threads;
     size_t bytes = 6 * ap_arena_size_of(R * D * sizeof(float)) + ap_arena_size_of(S * D * sizeof(float)) +
-                   ap_arena_size_of(R * I * sizeof(float)) + ap_arena_size_of(H * S * S) +
+                   ap_arena_size_of(R * I * sizeof(float)) + ap_arena_size_of((H > nt ? H : nt) * S * S) +
+                   ap_arena_size_of(R * sizeof(int64_t)) +
                    ap_arena_size_of(nt * attn_scratch_floats(m) * sizeof(float)) +
                    ap_arena_size_of(S * sizeof(int32_t)) + 2 * ap_arena_size_of(H * S * sizeof(double)) +
                    ap_arena_size_of(H * sizeof(double)) + ap_arena_size_of(S) + ap_arena_size_of(H);
@@ -370,7 +371,8 @@ static enum ap_status alloc_scratch(struct ap_model *m) {
     m->ctx = ap_arena_floats(&m->arena, R * D);
     m->tmp = ap_arena_floats(&m->arena, R * D);
     m->inter = ap_arena_floats(&m->arena, R * I);
-    m->masks = ap_arena_alloc(&m->arena, H * S * S);
+    m->masks = ap_arena_alloc(&m->arena, (H > nt ? H : nt) * S * S);
+    m->row0 = ap_arena_alloc(&m->arena, R * sizeof(int64_t));
     m->attn_scratch = ap_arena_floats(&m->arena, nt * attn_scratch_floats(m));
     m->ids = ap_arena_alloc(&m->arena, S * sizeof(int32_t));
     m->x_prev = ap_arena_floats(&m->arena, S * D);
@@ -418,27 +420,36 @@ static void activation(const struct ap_model *m, float *x, int64_t n) {
     }
 }
 
-/* ctx (S, D) = per-head attention of q, k, v (S, D) — one sequence, the S
- * rows from row0 of the packed m->q, m->k, m->v, m->ctx; heads run in parallel.
- * Inactive heads (cascade head pruning) output zeros; inactive tokens are
- * neither queries nor keys. With a cascade method, each head's key
+/* ctx (S, D) = per-head attention of q, k, v (S, D) for each of n_seq
+ * sequences packed in m->q, m->k, m->v, m->ctx (sequence s is lens[s] rows
+ * from row0[s]); the (sequence, head) pairs run in parallel, in one parallel
+ * loop per layer however many sequences the pass holds. Inactive heads
+ * (cascade head pruning) output zeros; inactive tokens are neither queries
+ * nor keys. With a cascade method (one sequence only), each head's key
  * probabilities and output magnitude are gathered for its end_layer hook. */
-static enum ap_status attention_layer(struct ap_model *m, int32_t layer, int64_t row0, int32_t S) {
+static enum ap_status attention_layer(struct ap_model *m, int32_t layer, const int32_t *lens, const int64_t *row0,
+                                      int32_t n_seq) {
     const int32_t H = m->info.n_heads, d = m->info.head_dim, D = m->info.hidden;
-    const float *q = m->q + row0 * D, *k = m->k + row0 * D, *v = m->v + row0 * D;
-    float *ctx = m->ctx + row0 * D;
     const float scale = 1.0f / sqrtf((float)d);
     const struct ap_method_ops *ops = ap_method_ops_of(m->method);
     const int cascade = ops->end_layer != NULL;
-    const uint8_t *tok = m->n_active < S ? m->token_active : NULL;
+    AP_ASSERT(n_seq == 1 || (!cascade && m->n_active == lens[0]));
+    const uint8_t *tok = m->n_active < lens[0] ? m->token_active : NULL;
     enum ap_status status = AP_OK;
     char message[1024] = "";
+    const int64_t n_pairs = (int64_t)n_seq * H;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(m->n_threads)
-    for (int32_t h = 0; h < H; h++) {
+    for (int64_t pair = 0; pair < n_pairs; pair++) {
+        const int32_t seq = (int32_t)(pair / H), h = (int32_t)(pair % H), S = lens[seq];
+        const float *q = m->q + row0[seq] * D, *k = m->k + row0[seq] * D, *v = m->v + row0[seq] * D;
+        float *ctx = m->ctx + row0[seq] * D;
         int tid = 0;
 #ifdef _OPENMP
         tid = omp_get_thread_num();
 #endif
+        /* one sequence: a mask buffer per head, as the observers may expect;
+         * several: one per thread, since two threads may run the same head */
+        uint8_t *mask_buf = m->masks + (int64_t)(n_seq == 1 ? h : tid) * m->s_cap * m->s_cap;
         double *key_prob = cascade ? m->key_prob + (int64_t)h * m->s_cap : NULL;
         if (key_prob) memset(key_prob, 0, sizeof(double) * (size_t)S);
         if (!m->head_active[h]) {
@@ -452,13 +463,14 @@ static enum ap_status attention_layer(struct ap_model *m, int32_t layer, int64_t
             .q_stride = D, .k_stride = D, .v_stride = D, .scale = scale, .causal = 0, .key_valid = tok,
             .query_valid = tok,
         };
-        struct ap_head_output out = {.mask = m->masks + (int64_t)h * m->s_cap * m->s_cap};
+        struct ap_head_output out = {.mask = mask_buf};
         enum ap_status st = ap_method_predict(m->method, &in, &out);
         if (st != AP_OK) {
 #pragma omp critical
             {
                 status = st;
-                snprintf(message, sizeof message, "head %d: %s", h, ap_last_error());
+                if (n_seq == 1) snprintf(message, sizeof message, "head %d: %s", h, ap_last_error());
+                else snprintf(message, sizeof message, "sequence %d of the pass, head %d: %s", seq, h, ap_last_error());
             }
             continue;
         }
@@ -481,6 +493,7 @@ static enum ap_status attention_layer(struct ap_model *m, int32_t layer, int64_t
     }
     if (status != AP_OK) return ap_error(status, "%s", message);
     if (!cascade) return AP_OK;
+    const int32_t S = lens[0];
 
     struct ap_layer_view view = {
         .layer = layer, .n_layers = m->info.n_layers, .n_tokens = S, .n_heads = H, .key_prob = m->key_prob_packed,
@@ -578,6 +591,7 @@ static enum ap_status encoder_pass(struct ap_model *m, const int32_t *ids, const
         enum ap_status st = ops->begin_sequence(ap_method_state(m->method), lens[0], in->n_layers, in->n_heads);
         if (st != AP_OK) return ap_error_prefix(st, "method '%s'", ops->name);
     }
+    for (int32_t s = 0; s < n_seq; s++) m->row0[s] = s ? m->row0[s - 1] + lens[s - 1] : 0;
     float *x = m->x;
     embed_tokens(m, ids, lens, n_seq);
     if (hidden_states) memcpy(hidden_states, x, sizeof(float) * (size_t)R * D);
@@ -594,11 +608,8 @@ static enum ap_status encoder_pass(struct ap_model *m, const int32_t *ids, const
         ap_linear(x, (int32_t)R, D, y->wk, NULL, D, m->k);
         ap_linear(x, (int32_t)R, D, y->wv, NULL, D, m->v);
         add_bias3(m, R, D, m->q, y->bq, m->k, y->bk, m->v, y->bv);
-        for (int32_t s = 0, row0 = 0; s < n_seq; row0 += lens[s], s++) {
-            if (n_seq > 1) m->n_active = lens[s]; /* no cascade here: every token active */
-            enum ap_status st = attention_layer(m, l, row0, lens[s]);
-            if (st != AP_OK) return ap_error_prefix(st, "layer %d", l);
-        }
+        enum ap_status st = attention_layer(m, l, lens, m->row0, n_seq);
+        if (st != AP_OK) return ap_error_prefix(st, "layer %d", l);
         ap_linear(m->ctx, (int32_t)R, D, y->wo, NULL, D, m->tmp);
         residual_norm(m, R, x, m->tmp, y->bo, y->ln1_g, y->ln1_b);
         ap_linear(x, (int32_t)R, D, y->wi, NULL, I, m->inter);

@@ -69,7 +69,9 @@ struct ap_model {
     float *ctx;        /* (R_cap, D) attention output */
     float *tmp;        /* (R_cap, D) */
     float *inter;      /* (R_cap, I) */
-    uint8_t *masks;    /* (H, S_cap, S_cap) per-head mask buffers for methods */
+    uint8_t *masks;    /* (max(H, n_threads), S_cap, S_cap) mask buffers for methods: per head
+                          for one sequence, per thread in a packed pass */
+    int64_t *row0;     /* (R_cap) first row of each sequence of a packed pass */
     float *attn_scratch; /* (n_threads, ap_attention_f32_scratch(S_cap, S_cap) rounded up to 16)
                             per-thread attention-kernel scratch */
     int32_t *ids;      /* (S_cap) token ids for ap_model_embed */
