@@ -90,6 +90,7 @@ $(B)/%.o: %.c
 # select only when it may ignore floating-point exception flags. Nothing
 # reads those flags, and results are unchanged (this is not -ffast-math).
 $(B)/src/kernels/attention_f32.o: CFLAGS += -fno-trapping-math
+$(B)/src/kernels/gelu_f32.o: CFLAGS += -fno-trapping-math
 
 $(STATIC_LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)

@@ -143,6 +143,10 @@ struct ap_model_params {
     const char *calib_text; /* calibration text for methods whose thresholds are
                                calibrated (leopard, sprint); NULL = the model
                                directory's calibration.txt */
+    int32_t batch_tokens; /* BERT: most tokens of one packed encoder pass of
+                             ap_model_embed_ids (sequences back to back, no
+                             padding); 0 = AP_DEFAULT_BATCH_TOKENS; raised to
+                             max_positions if below. Ignored by decoders. */
 };
 
 struct ap_model_params ap_model_default_params(void);
@@ -167,6 +171,7 @@ struct ap_model_info {
     char name[128];          /* model directory's base name */
     char method[256];        /* attention method in use, as specified */
     char method_note[512];   /* how the method was set up, e.g. its calibration */
+    int32_t batch_tokens;    /* BERT: most tokens of one packed pass (ap_model_embed_ids); 0 for decoders */
 };
 
 /* Load a model: either a BERT directory (config.json, model.safetensors,
@@ -180,6 +185,7 @@ struct ap_model_info {
  * AP_DECODER_DEFAULT_TOKENS) for the KV cache. A model runs one forward pass
  * at a time: use one context per calling thread (each uses n_threads). */
 #define AP_DECODER_DEFAULT_TOKENS 4096
+#define AP_DEFAULT_BATCH_TOKENS 2048
 enum ap_status ap_model_load(const char *dir, struct ap_model_params params, struct ap_model **out);
 void ap_model_free(struct ap_model *model);
 
@@ -196,6 +202,18 @@ enum ap_status ap_model_forward(struct ap_model *model, const int32_t *ids, int3
 /* Tokenize text (truncating at info.max_tokens) and write its sentence
  * embedding to out (D), as sentence-transformers' encode would. BERT only. */
 enum ap_status ap_model_embed(struct ap_model *model, const char *text, size_t len, float *out);
+
+/* Sentence embeddings out (n, D) of n token sequences stored back to back in
+ * ids: sequence s is lens[s] ids (1 <= lens[s] <= info.max_positions), e.g.
+ * from ap_tokenizer_encode with info.max_tokens. Consecutive sequences are
+ * packed into encoder passes of at most info.batch_tokens tokens: the
+ * projections and the MLP run as one matrix product over the whole pass,
+ * attention per sequence, no padding. Row s equals ap_model_forward's
+ * embedding of sequence s alone, up to float rounding (the products' sums
+ * may be ordered differently). A method with state across a sequence's
+ * layers (spatten) runs the sequences one at a time. BERT only. */
+enum ap_status ap_model_embed_ids(struct ap_model *model, const int32_t *ids, const int32_t *lens, int64_t n,
+                                  float *out);
 
 /* Decoders (info.arch == AP_ARCH_LLAMA). The model keeps a KV cache: each
  * call appends n tokens after the ap_model_n_past() already in it and runs

@@ -26,11 +26,17 @@ static void help(FILE *f) {
             "  -t, --threads N       threads (default: all cores)\n"
             "  -a, --method SPEC     attention method (default: dense; see 'attnprune methods')\n"
             "      --max-tokens N    truncate inputs at N tokens (default: the model's)\n"
+            "      --batch-tokens N  tokens per encoder pass (default: %d): consecutive lines\n"
+            "                        are packed back to back, without padding, so that the\n"
+            "                        projections and the MLP are one matrix product per pass;\n"
+            "                        raised to the model's position limit if below it; the\n"
+            "                        results do not depend on it beyond float rounding\n"
             "      --progress        always report progress on stderr\n"
             "      --no-progress     never report progress (default: on a terminal only)\n"
             "  -q, --quiet           no summary line\n"
             "  -v, --verbose         print the library's notes on stderr\n"
-            "  -h, --help            this text\n");
+            "  -h, --help            this text\n",
+            AP_DEFAULT_BATCH_TOKENS);
 }
 
 /* Is the directory that will hold path writable? Checked before any work so
@@ -50,11 +56,12 @@ static int output_dir_ok(const char *path) {
 }
 
 int ap_cmd_embed(int argc, char **argv) {
-    enum { OPT_MAX_TOKENS = 256, OPT_PROGRESS, OPT_NO_PROGRESS };
+    enum { OPT_MAX_TOKENS = 256, OPT_BATCH_TOKENS, OPT_PROGRESS, OPT_NO_PROGRESS };
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'},   {"input", required_argument, 0, 'i'},
         {"output", required_argument, 0, 'o'},  {"threads", required_argument, 0, 't'},
         {"method", required_argument, 0, 'a'},  {"max-tokens", required_argument, 0, OPT_MAX_TOKENS},
+        {"batch-tokens", required_argument, 0, OPT_BATCH_TOKENS},
         {"progress", no_argument, 0, OPT_PROGRESS}, {"no-progress", no_argument, 0, OPT_NO_PROGRESS},
         {"quiet", no_argument, 0, 'q'},         {"verbose", no_argument, 0, 'v'},
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
@@ -73,6 +80,9 @@ int ap_cmd_embed(int argc, char **argv) {
         case 'a': mp.method = optarg; break;
         case OPT_MAX_TOKENS:
             if (ap_cli_parse_int("embed", "--max-tokens", optarg, 2, 1 << 20, &mp.max_tokens)) return AP_EXIT_USAGE;
+            break;
+        case OPT_BATCH_TOKENS:
+            if (ap_cli_parse_int("embed", "--batch-tokens", optarg, 1, 1 << 20, &mp.batch_tokens)) return AP_EXIT_USAGE;
             break;
         case OPT_PROGRESS: progress_mode = 1; break;
         case OPT_NO_PROGRESS: progress_mode = 0; break;
@@ -132,9 +142,11 @@ int ap_cmd_embed(int argc, char **argv) {
     ap_model_get_info(model, &in);
 
     /* First pass: tokenize everything, so bad input is reported before any
-     * long computation, and the progress bar can count tokens. */
+     * long computation, and the progress bar can count tokens. The ids are
+     * kept back to back, (total tokens), for ap_model_embed_ids. */
     const struct ap_tokenizer *tok = ap_model_tokenizer(model);
-    ids = malloc(sizeof(int32_t) * (size_t)in.max_tokens);
+    size_t ids_cap = (size_t)in.max_tokens * 64;
+    ids = malloc(sizeof(int32_t) * ids_cap);
     emb = malloc(sizeof(float) * (size_t)in.hidden * n_lines);
     if (!ids || !emb) {
         rc = ap_cli_fail("embed", "out of memory for %zu embeddings", n_lines);
@@ -142,8 +154,17 @@ int ap_cmd_embed(int argc, char **argv) {
     }
     int64_t total_tokens = 0;
     for (size_t l = 0; l < n_lines; l++) {
+        if ((size_t)total_tokens + (size_t)in.max_tokens > ids_cap) { /* room for one more line at most */
+            int32_t *grown = realloc(ids, sizeof(int32_t) * ids_cap * 2);
+            if (!grown) {
+                rc = ap_cli_fail("embed", "out of memory for the token ids of %zu lines", n_lines);
+                goto out;
+            }
+            ids = grown;
+            ids_cap *= 2;
+        }
         int32_t n = 0;
-        st = ap_tokenizer_encode(tok, text + starts[l], lens[l], in.max_tokens, ids, in.max_tokens, &n);
+        st = ap_tokenizer_encode(tok, text + starts[l], lens[l], in.max_tokens, ids + total_tokens, in.max_tokens, &n);
         if (st != AP_OK) {
             rc = ap_cli_fail("embed", "%s:%zu: %s", input_name, l + 1, ap_last_error());
             goto out;
@@ -157,15 +178,22 @@ int ap_cmd_embed(int argc, char **argv) {
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     int64_t done_tokens = 0;
-    for (size_t l = 0; l < n_lines; l++) {
-        st = ap_model_embed(model, text + starts[l], lens[l], emb + l * (size_t)in.hidden);
+    for (size_t l = 0; l < n_lines;) {
+        /* the lines of one encoder pass, as ap_model_embed_ids packs them,
+         * so that progress moves once per pass */
+        int64_t rows = counts[l];
+        size_t e = l + 1;
+        while (e < n_lines && rows + counts[e] <= in.batch_tokens) rows += counts[e++];
+        st = ap_model_embed_ids(model, ids + done_tokens, counts + l, (int64_t)(e - l), emb + l * (size_t)in.hidden);
         if (st != AP_OK) {
             ap_progress_end(&prog);
-            rc = ap_cli_fail("embed", "%s:%zu: %s", input_name, l + 1, ap_last_error());
+            if (e - l == 1) rc = ap_cli_fail("embed", "%s:%zu: %s", input_name, l + 1, ap_last_error());
+            else rc = ap_cli_fail("embed", "%s:%zu-%zu: %s", input_name, l + 1, e, ap_last_error());
             goto out;
         }
-        done_tokens += counts[l];
+        done_tokens += rows;
         ap_progress_update(&prog, done_tokens);
+        l = e;
     }
     ap_progress_end(&prog);
     clock_gettime(CLOCK_MONOTONIC, &t1);

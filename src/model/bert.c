@@ -24,6 +24,7 @@
 #include "io/json_file.h"
 #include "io/safetensors.h"
 #include "kernels/attention.h"
+#include "kernels/gelu_f32.h"
 #include "methods/method.h"
 #include "model/layer_ops.h"
 #include "model/model.h"
@@ -349,23 +350,29 @@ static size_t attn_scratch_floats(const struct ap_model *m) {
     return ap_arena_size_of(n * sizeof(float)) / sizeof(float);
 }
 
+/* The per-row tensors (x, q, k, v, ctx, tmp, inter) hold R_cap rows, so that
+ * several sequences share one pass; the per-sequence ones (masks, x_prev,
+ * key probabilities, activity flags) hold S_cap. */
 static enum ap_status alloc_scratch(struct ap_model *m) {
-    const size_t S = (size_t)m->s_cap, D = (size_t)m->info.hidden, I = (size_t)m->info.intermediate;
-    const size_t H = (size_t)m->info.n_heads, nt = (size_t)m->n_threads;
-    size_t bytes = 7 * ap_arena_size_of(S * D * sizeof(float)) + ap_arena_size_of(S * I * sizeof(float)) +
-                   ap_arena_size_of(H * S * S) + ap_arena_size_of(nt * attn_scratch_floats(m) * sizeof(float)) +
+    const size_t S = (size_t)m->s_cap, R = (size_t)m->r_cap, D = (size_t)m->info.hidden;
+    const size_t I = (size_t)m->info.intermediate, H = (size_t)m->info.n_heads, nt = (size_t)m->n_threads;
+    size_t bytes = 6 * ap_arena_size_of(R * D * sizeof(float)) + ap_arena_size_of(S * D * sizeof(float)) +
+                   ap_arena_size_of(R * I * sizeof(float)) + ap_arena_size_of((H > nt ? H : nt) * S * S) +
+                   ap_arena_size_of(R * sizeof(int64_t)) +
+                   ap_arena_size_of(nt * attn_scratch_floats(m) * sizeof(float)) +
                    ap_arena_size_of(S * sizeof(int32_t)) + 2 * ap_arena_size_of(H * S * sizeof(double)) +
                    ap_arena_size_of(H * sizeof(double)) + ap_arena_size_of(S) + ap_arena_size_of(H);
     enum ap_status st = ap_arena_init(&m->arena, bytes);
     if (st != AP_OK) return st;
-    m->x = ap_arena_floats(&m->arena, S * D);
-    m->q = ap_arena_floats(&m->arena, S * D);
-    m->k = ap_arena_floats(&m->arena, S * D);
-    m->v = ap_arena_floats(&m->arena, S * D);
-    m->ctx = ap_arena_floats(&m->arena, S * D);
-    m->tmp = ap_arena_floats(&m->arena, S * D);
-    m->inter = ap_arena_floats(&m->arena, S * I);
-    m->masks = ap_arena_alloc(&m->arena, H * S * S);
+    m->x = ap_arena_floats(&m->arena, R * D);
+    m->q = ap_arena_floats(&m->arena, R * D);
+    m->k = ap_arena_floats(&m->arena, R * D);
+    m->v = ap_arena_floats(&m->arena, R * D);
+    m->ctx = ap_arena_floats(&m->arena, R * D);
+    m->tmp = ap_arena_floats(&m->arena, R * D);
+    m->inter = ap_arena_floats(&m->arena, R * I);
+    m->masks = ap_arena_alloc(&m->arena, (H > nt ? H : nt) * S * S);
+    m->row0 = ap_arena_alloc(&m->arena, R * sizeof(int64_t));
     m->attn_scratch = ap_arena_floats(&m->arena, nt * attn_scratch_floats(m));
     m->ids = ap_arena_alloc(&m->arena, S * sizeof(int32_t));
     m->x_prev = ap_arena_floats(&m->arena, S * D);
@@ -392,7 +399,14 @@ enum ap_status ap_bert_load(struct ap_model *m, const char *dir, struct ap_model
     }
     if ((st = load_tokenizer(m, dir)) != AP_OK) return st;
     if ((st = load_weights(m, dir)) != AP_OK) return st;
+    if (params.batch_tokens < 0)
+        return ap_error(AP_ERR_INVALID_ARG, "batch_tokens must be >= 0 (0 = %d), got %d", AP_DEFAULT_BATCH_TOKENS,
+                        params.batch_tokens);
     m->s_cap = m->info.max_positions;
+    m->r_cap = params.batch_tokens ? params.batch_tokens : AP_DEFAULT_BATCH_TOKENS;
+    if (m->r_cap < m->s_cap) m->r_cap = m->s_cap; /* one sequence always fits */
+    m->info.batch_tokens = m->r_cap;
+    (void)ap_cpu_features(); /* detected here, once, before parallel loops read the cached bits */
     return alloc_scratch(m);
 }
 
@@ -400,55 +414,68 @@ enum ap_status ap_bert_load(struct ap_model *m, const char *dir, struct ap_model
 
 static void activation(const struct ap_model *m, float *x, int64_t n) {
     switch (m->act) {
-    case AP_ACT_GELU_ERF: ap_gelu_erf(x, n); break;
+    case AP_ACT_GELU_ERF: ap_gelu_erf_f32(x, n); break; /* vectorized; ap_gelu_erf is its reference */
     case AP_ACT_GELU_TANH: ap_gelu_tanh(x, n); break;
     case AP_ACT_RELU: ap_relu(x, n); break;
     }
 }
 
-/* ctx (S, D) = per-head attention of q, k, v (S, D); heads run in parallel.
- * Inactive heads (cascade head pruning) output zeros; inactive tokens are
- * neither queries nor keys. With a cascade method, each head's key
+/* ctx (S, D) = per-head attention of q, k, v (S, D) for each of n_seq
+ * sequences packed in m->q, m->k, m->v, m->ctx (sequence s is lens[s] rows
+ * from row0[s]); the (sequence, head) pairs run in parallel, in one parallel
+ * loop per layer however many sequences the pass holds. Inactive heads
+ * (cascade head pruning) output zeros; inactive tokens are neither queries
+ * nor keys. With a cascade method (one sequence only), each head's key
  * probabilities and output magnitude are gathered for its end_layer hook. */
-static enum ap_status attention_layer(struct ap_model *m, int32_t layer, int32_t S) {
+static enum ap_status attention_layer(struct ap_model *m, int32_t layer, const int32_t *lens, const int64_t *row0,
+                                      int32_t n_seq) {
     const int32_t H = m->info.n_heads, d = m->info.head_dim, D = m->info.hidden;
     const float scale = 1.0f / sqrtf((float)d);
     const struct ap_method_ops *ops = ap_method_ops_of(m->method);
     const int cascade = ops->end_layer != NULL;
-    const uint8_t *tok = m->n_active < S ? m->token_active : NULL;
+    AP_ASSERT(n_seq == 1 || (!cascade && m->n_active == lens[0]));
+    const uint8_t *tok = m->n_active < lens[0] ? m->token_active : NULL;
     enum ap_status status = AP_OK;
     char message[1024] = "";
+    const int64_t n_pairs = (int64_t)n_seq * H;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(m->n_threads)
-    for (int32_t h = 0; h < H; h++) {
+    for (int64_t pair = 0; pair < n_pairs; pair++) {
+        const int32_t seq = (int32_t)(pair / H), h = (int32_t)(pair % H), S = lens[seq];
+        const float *q = m->q + row0[seq] * D, *k = m->k + row0[seq] * D, *v = m->v + row0[seq] * D;
+        float *ctx = m->ctx + row0[seq] * D;
         int tid = 0;
 #ifdef _OPENMP
         tid = omp_get_thread_num();
 #endif
+        /* one sequence: a mask buffer per head, as the observers may expect;
+         * several: one per thread, since two threads may run the same head */
+        uint8_t *mask_buf = m->masks + (int64_t)(n_seq == 1 ? h : tid) * m->s_cap * m->s_cap;
         double *key_prob = cascade ? m->key_prob + (int64_t)h * m->s_cap : NULL;
         if (key_prob) memset(key_prob, 0, sizeof(double) * (size_t)S);
         if (!m->head_active[h]) {
-            for (int32_t i = 0; i < S; i++) memset(m->ctx + (int64_t)i * D + (int64_t)h * d, 0, sizeof(float) * (size_t)d);
+            for (int32_t i = 0; i < S; i++) memset(ctx + (int64_t)i * D + (int64_t)h * d, 0, sizeof(float) * (size_t)d);
             m->head_out_abs[h] = 0.0;
             continue;
         }
         struct ap_head_inputs in = {
             .layer = layer, .head = h, .n_layers = m->info.n_layers, .n_heads = H, .n_q = S, .n_k = S, .d = d,
-            .q = m->q + (int64_t)h * d, .k = m->k + (int64_t)h * d, .v = m->v + (int64_t)h * d,
+            .q = q + (int64_t)h * d, .k = k + (int64_t)h * d, .v = v + (int64_t)h * d,
             .q_stride = D, .k_stride = D, .v_stride = D, .scale = scale, .causal = 0, .key_valid = tok,
             .query_valid = tok,
         };
-        struct ap_head_output out = {.mask = m->masks + (int64_t)h * m->s_cap * m->s_cap};
+        struct ap_head_output out = {.mask = mask_buf};
         enum ap_status st = ap_method_predict(m->method, &in, &out);
         if (st != AP_OK) {
 #pragma omp critical
             {
                 status = st;
-                snprintf(message, sizeof message, "head %d: %s", h, ap_last_error());
+                if (n_seq == 1) snprintf(message, sizeof message, "head %d: %s", h, ap_last_error());
+                else snprintf(message, sizeof message, "sequence %d of the pass, head %d: %s", seq, h, ap_last_error());
             }
             continue;
         }
         struct ap_attn_head kh = {
-            .q = in.q, .k = in.k, .v = in.v, .o = m->ctx + (int64_t)h * d,
+            .q = in.q, .k = in.k, .v = in.v, .o = ctx + (int64_t)h * d,
             .q_stride = D, .k_stride = D, .v_stride = D, .o_stride = D,
             .n_q = S, .n_k = S, .d = d, .scale = scale, .causal = 0, .key_valid = tok, .query_valid = tok,
         };
@@ -466,6 +493,7 @@ static enum ap_status attention_layer(struct ap_model *m, int32_t layer, int32_t
     }
     if (status != AP_OK) return ap_error(status, "%s", message);
     if (!cascade) return AP_OK;
+    const int32_t S = lens[0];
 
     struct ap_layer_view view = {
         .layer = layer, .n_layers = m->info.n_layers, .n_tokens = S, .n_heads = H, .key_prob = m->key_prob_packed,
@@ -481,70 +509,167 @@ static enum ap_status attention_layer(struct ap_model *m, int32_t layer, int32_t
     return AP_OK;
 }
 
-enum ap_status ap_bert_forward(struct ap_model *m, const int32_t *ids, int32_t S, float *hidden_states,
-                               float *embedding) {
+/* The row-wise pieces between the products, over R rows split among the
+ * model's threads. Each row is computed exactly as the reference functions of
+ * layer_ops.c would (same operations, same order), so the result does not
+ * depend on the thread count or on how sequences were packed. */
+
+/* y (R, 3 of N) += b: the biases of the q, k, v projections. */
+static void add_bias3(const struct ap_model *m, int64_t R, int32_t N, float *y0, const float *b0, float *y1,
+                      const float *b1, float *y2, const float *b2) {
+#pragma omp parallel for schedule(static) num_threads(m->n_threads)
+    for (int64_t i = 0; i < R; i++) {
+        float *r0 = y0 + i * N, *r1 = y1 + i * N, *r2 = y2 + i * N;
+        for (int32_t j = 0; j < N; j++) {
+            r0[j] += b0[j];
+            r1[j] += b1[j];
+            r2[j] += b2[j];
+        }
+    }
+}
+
+/* x (R, D) = LayerNorm(x + (t + b)): a residual after an output projection. */
+static void residual_norm(const struct ap_model *m, int64_t R, float *x, const float *t, const float *b,
+                          const float *g, const float *beta) {
+    const int32_t D = m->info.hidden;
+    const float eps = m->info.layer_norm_eps;
+#pragma omp parallel for schedule(static) num_threads(m->n_threads)
+    for (int64_t i = 0; i < R; i++) {
+        float *row = x + i * D;
+        const float *tr = t + i * D;
+        for (int32_t j = 0; j < D; j++) row[j] += tr[j] + b[j];
+        ap_layer_norm(row, 1, D, g, beta, eps);
+    }
+}
+
+/* y (R, I) = act(y + b): the MLP's first layer after its product. */
+static void bias_activation(const struct ap_model *m, int64_t R, float *y, const float *b) {
+    const int32_t I = m->info.intermediate;
+#pragma omp parallel for schedule(static) num_threads(m->n_threads)
+    for (int64_t i = 0; i < R; i++) {
+        float *row = y + i * I;
+        for (int32_t j = 0; j < I; j++) row[j] += b[j];
+        activation(m, row, I);
+    }
+}
+
+/* x (R, D) = LayerNorm(word[id] + position[i] + token_type[0]), the position
+ * i counted from each sequence's start. */
+static void embed_tokens(const struct ap_model *m, const int32_t *ids, const int32_t *lens, int32_t n_seq) {
+    const struct ap_bert_weights *w = &m->w;
+    const int32_t D = m->info.hidden;
+    for (int32_t s = 0, r = 0; s < n_seq; s++)
+        for (int32_t i = 0; i < lens[s]; i++, r++) {
+            const float *we = w->word + (int64_t)ids[r] * D, *pe = w->position + (int64_t)i * D;
+            float *row = m->x + (int64_t)r * D;
+            for (int32_t j = 0; j < D; j++) row[j] = we[j] + pe[j] + w->token_type[j];
+        }
+    int64_t R = 0;
+    for (int32_t s = 0; s < n_seq; s++) R += lens[s];
+#pragma omp parallel for schedule(static) num_threads(m->n_threads)
+    for (int64_t i = 0; i < R; i++) ap_layer_norm(m->x + i * D, 1, D, w->ln_g, w->ln_b, m->info.layer_norm_eps);
+}
+
+/* The encoder over n_seq sequences packed back to back in ids (lens[s] each,
+ * R = their sum <= R_cap rows), already validated. Projections and MLP are one
+ * product each over all R rows; attention runs per sequence. Cascade pruning
+ * (token_active, x_prev) and hidden_states ((L+1, S, D)) need n_seq == 1.
+ * embeddings: NULL or (n_seq, D). */
+static enum ap_status encoder_pass(struct ap_model *m, const int32_t *ids, const int32_t *lens, int32_t n_seq,
+                                   float *hidden_states, float *embeddings) {
     const struct ap_model_info *in = &m->info;
     const int32_t D = in->hidden, I = in->intermediate;
-    if (S < 1 || S > m->s_cap)
-        return ap_error(AP_ERR_RANGE, "sequence of %d tokens; this model takes 1..%d", S, m->s_cap);
-    for (int32_t i = 0; i < S; i++)
-        if (ids[i] < 0 || ids[i] >= in->vocab_size)
-            return ap_error(AP_ERR_RANGE, "token id %d at position %d is outside the vocabulary (0..%d)", ids[i], i,
-                            in->vocab_size - 1);
+    int64_t R = 0;
+    for (int32_t s = 0; s < n_seq; s++) R += lens[s];
+    AP_ASSERT(R <= m->r_cap && (n_seq == 1 || !hidden_states));
     const struct ap_method_ops *ops = ap_method_ops_of(m->method);
-    memset(m->token_active, 1, (size_t)S);
+    memset(m->token_active, 1, (size_t)lens[0]);
     memset(m->head_active, 1, (size_t)in->n_heads);
-    m->n_active = S;
+    m->n_active = lens[0];
     if (ops->begin_sequence) {
-        enum ap_status st = ops->begin_sequence(ap_method_state(m->method), S, in->n_layers, in->n_heads);
+        AP_ASSERT(n_seq == 1);
+        enum ap_status st = ops->begin_sequence(ap_method_state(m->method), lens[0], in->n_layers, in->n_heads);
         if (st != AP_OK) return ap_error_prefix(st, "method '%s'", ops->name);
     }
-    const struct ap_bert_weights *w = &m->w;
+    for (int32_t s = 0; s < n_seq; s++) m->row0[s] = s ? m->row0[s - 1] + lens[s - 1] : 0;
     float *x = m->x;
-    for (int32_t i = 0; i < S; i++) {
-        const float *we = w->word + (int64_t)ids[i] * D, *pe = w->position + (int64_t)i * D;
-        float *row = x + (int64_t)i * D;
-        for (int32_t j = 0; j < D; j++) row[j] = we[j] + pe[j] + w->token_type[j];
-    }
-    ap_layer_norm(x, S, D, w->ln_g, w->ln_b, in->layer_norm_eps);
-    if (hidden_states) memcpy(hidden_states, x, sizeof(float) * (size_t)S * D);
+    embed_tokens(m, ids, lens, n_seq);
+    if (hidden_states) memcpy(hidden_states, x, sizeof(float) * (size_t)R * D);
 
     for (int32_t l = 0; l < in->n_layers; l++) {
-        const struct ap_bert_layer *y = &w->layers[l];
-        /* Tokens pruned by a cascade method are removed from this layer on:
-         * they are neither queries nor keys, and their hidden state stays as
-         * it was when they were pruned (restored from x_prev below). */
-        const int pruned = m->n_active < S;
-        if (pruned) memcpy(m->x_prev, x, sizeof(float) * (size_t)S * D);
-        ap_linear(x, S, D, y->wq, y->bq, D, m->q);
-        ap_linear(x, S, D, y->wk, y->bk, D, m->k);
-        ap_linear(x, S, D, y->wv, y->bv, D, m->v);
-        enum ap_status st = attention_layer(m, l, S);
+        const struct ap_bert_layer *y = &m->w.layers[l];
+        /* Tokens pruned by a cascade method (one sequence only) are removed
+         * from this layer on: they are neither queries nor keys, and their
+         * hidden state stays as it was when they were pruned (restored from
+         * x_prev below). */
+        const int pruned = n_seq == 1 && m->n_active < lens[0];
+        if (pruned) memcpy(m->x_prev, x, sizeof(float) * (size_t)R * D);
+        ap_linear(x, (int32_t)R, D, y->wq, NULL, D, m->q);
+        ap_linear(x, (int32_t)R, D, y->wk, NULL, D, m->k);
+        ap_linear(x, (int32_t)R, D, y->wv, NULL, D, m->v);
+        add_bias3(m, R, D, m->q, y->bq, m->k, y->bk, m->v, y->bv);
+        enum ap_status st = attention_layer(m, l, lens, m->row0, n_seq);
         if (st != AP_OK) return ap_error_prefix(st, "layer %d", l);
-        ap_linear(m->ctx, S, D, y->wo, y->bo, D, m->tmp);
-        ap_add_inplace(x, m->tmp, (int64_t)S * D);
-        ap_layer_norm(x, S, D, y->ln1_g, y->ln1_b, in->layer_norm_eps);
-        ap_linear(x, S, D, y->wi, y->bi, I, m->inter);
-        activation(m, m->inter, (int64_t)S * I);
-        ap_linear(m->inter, S, I, y->wf, y->bf, D, m->tmp);
-        ap_add_inplace(x, m->tmp, (int64_t)S * D);
-        ap_layer_norm(x, S, D, y->ln2_g, y->ln2_b, in->layer_norm_eps);
+        ap_linear(m->ctx, (int32_t)R, D, y->wo, NULL, D, m->tmp);
+        residual_norm(m, R, x, m->tmp, y->bo, y->ln1_g, y->ln1_b);
+        ap_linear(x, (int32_t)R, D, y->wi, NULL, I, m->inter);
+        bias_activation(m, R, m->inter, y->bi);
+        ap_linear(m->inter, (int32_t)R, I, y->wf, NULL, D, m->tmp);
+        residual_norm(m, R, x, m->tmp, y->bf, y->ln2_g, y->ln2_b);
         if (pruned)
-            for (int32_t i = 0; i < S; i++)
+            for (int32_t i = 0; i < lens[0]; i++)
                 if (!m->token_active[i]) memcpy(x + (int64_t)i * D, m->x_prev + (int64_t)i * D, sizeof(float) * (size_t)D);
-        if (hidden_states) memcpy(hidden_states + (int64_t)(l + 1) * S * D, x, sizeof(float) * (size_t)S * D);
+        if (hidden_states) memcpy(hidden_states + (int64_t)(l + 1) * R * D, x, sizeof(float) * (size_t)R * D);
     }
 
-    if (embedding) {
+    if (!embeddings) return AP_OK;
+    for (int32_t s = 0, row0 = 0; s < n_seq; row0 += lens[s], s++) {
+        const float *xs = x + (int64_t)row0 * D;
+        float *e = embeddings + (int64_t)s * D;
         /* Tokens a cascade method pruned have left the sequence: like padding
          * in sentence-transformers, they are not pooled. */
-        const uint8_t *rows = m->n_active < S ? m->token_active : NULL;
+        const uint8_t *rows = n_seq == 1 && m->n_active < lens[0] ? m->token_active : NULL;
         switch (in->pooling) {
-        case AP_POOLING_MEAN: ap_pool_mean(x, S, D, rows, embedding); break;
-        case AP_POOLING_CLS: memcpy(embedding, x, sizeof(float) * (size_t)D); break;
-        case AP_POOLING_MAX: ap_pool_max(x, S, D, rows, embedding); break;
+        case AP_POOLING_MEAN: ap_pool_mean(xs, lens[s], D, rows, e); break;
+        case AP_POOLING_CLS: memcpy(e, xs, sizeof(float) * (size_t)D); break;
+        case AP_POOLING_MAX: ap_pool_max(xs, lens[s], D, rows, e); break;
         }
-        if (in->normalize) ap_l2_normalize(embedding, D);
+        if (in->normalize) ap_l2_normalize(e, D);
     }
     return AP_OK;
+}
+
+/* Every id of one sequence within the vocabulary. */
+static enum ap_status check_ids(const struct ap_model *m, const int32_t *ids, int32_t S) {
+    for (int32_t i = 0; i < S; i++)
+        if (ids[i] < 0 || ids[i] >= m->info.vocab_size)
+            return ap_error(AP_ERR_RANGE, "token id %d at position %d is outside the vocabulary (0..%d)", ids[i], i,
+                            m->info.vocab_size - 1);
+    return AP_OK;
+}
+
+enum ap_status ap_bert_forward(struct ap_model *m, const int32_t *ids, int32_t S, float *hidden_states,
+                               float *embedding) {
+    if (S < 1 || S > m->s_cap)
+        return ap_error(AP_ERR_RANGE, "sequence of %d tokens; this model takes 1..%d", S, m->s_cap);
+    enum ap_status st = check_ids(m, ids, S);
+    if (st != AP_OK) return st;
+    return encoder_pass(m, ids, &S, 1, hidden_states, embedding);
+}
+
+int ap_bert_can_pack(const struct ap_model *m) {
+    const struct ap_method_ops *ops = ap_method_ops_of(m->method);
+    return !ops->begin_sequence && !ops->end_layer && !m->observer.on_head && !m->observer.on_layer;
+}
+
+enum ap_status ap_bert_embed_packed(struct ap_model *m, const int32_t *ids, const int32_t *lens, int32_t n_seq,
+                                    float *embeddings) {
+    AP_ASSERT(n_seq >= 1 && ap_bert_can_pack(m));
+    int64_t R = 0;
+    for (int32_t s = 0; s < n_seq; s++) {
+        AP_ASSERT(lens[s] >= 1 && lens[s] <= m->s_cap);
+        R += lens[s];
+    }
+    AP_ASSERT(R <= m->r_cap);
+    return encoder_pass(m, ids, lens, n_seq, NULL, embeddings);
 }

@@ -156,6 +156,38 @@ enum ap_status ap_model_embed(struct ap_model *m, const char *text, size_t len, 
     return ap_bert_forward(m, m->ids, n, NULL, out);
 }
 
+enum ap_status ap_model_embed_ids(struct ap_model *m, const int32_t *ids, const int32_t *lens, int64_t n, float *out) {
+    if (m->llama)
+        return ap_error(AP_ERR_UNSUPPORTED, "%s is a decoder; embed takes a BERT model", m->info.name);
+    if (n < 0) return ap_error(AP_ERR_INVALID_ARG, "%lld sequences", (long long)n);
+    /* everything checked first, so that a bad sequence fails before any work */
+    for (int64_t s = 0, r = 0; s < n; s++) {
+        if (lens[s] < 1 || lens[s] > m->s_cap)
+            return ap_error(AP_ERR_RANGE, "sequence %lld: %d tokens; this model takes 1..%d", (long long)s, lens[s],
+                            m->s_cap);
+        for (int32_t i = 0; i < lens[s]; i++, r++)
+            if (ids[r] < 0 || ids[r] >= m->info.vocab_size)
+                return ap_error(AP_ERR_RANGE,
+                                "sequence %lld: token id %d at position %d is outside the vocabulary (0..%d)",
+                                (long long)s, ids[r], i, m->info.vocab_size - 1);
+    }
+    const int pack = ap_bert_can_pack(m);
+    const int32_t D = m->info.hidden;
+    for (int64_t s = 0; s < n;) {
+        /* as many whole sequences as fit R_cap rows (one always fits) */
+        int64_t rows = lens[s], e = s + 1;
+        while (pack && e < n && rows + lens[e] <= m->r_cap) rows += lens[e++];
+        enum ap_status st = pack ? ap_bert_embed_packed(m, ids, lens + s, (int32_t)(e - s), out + s * D)
+                                 : ap_bert_forward(m, ids, lens[s], NULL, out + s * D);
+        if (st != AP_OK)
+            return e - s == 1 ? ap_error_prefix(st, "sequence %lld", (long long)s)
+                              : ap_error_prefix(st, "sequences %lld..%lld", (long long)s, (long long)(e - 1));
+        ids += rows;
+        s = e;
+    }
+    return AP_OK;
+}
+
 enum ap_status ap_model_run(struct ap_model *m, const int32_t *ids, int32_t T) {
     if (!m->llama) return ap_bert_forward(m, ids, T, NULL, NULL);
     ap_model_reset(m);

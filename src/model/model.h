@@ -2,7 +2,9 @@
  * the architecture files (bert.c now; a decoder later).
  *
  * Legend: S = tokens (S_cap the longest the scratch is sized for), D = hidden,
- * H = heads, d = head dim, I = MLP width, L = layers, V = vocabulary. */
+ * H = heads, d = head dim, I = MLP width, L = layers, V = vocabulary,
+ * R = rows of one encoder pass: the tokens of all its sequences packed back
+ * to back (R_cap the most the scratch holds, >= S_cap). */
 #ifndef AP_MODEL_MODEL_H
 #define AP_MODEL_MODEL_H
 
@@ -54,6 +56,7 @@ struct ap_model {
     enum ap_activation act;
     int32_t n_threads;
     int32_t s_cap;                 /* S_cap: longest sequence the scratch holds */
+    int32_t r_cap;                 /* R_cap: most packed rows of one encoder pass (BERT) */
     struct ap_safetensors *st;     /* memory-mapped weights */
     struct ap_tokenizer *tok;
     struct ap_method *method;
@@ -61,12 +64,14 @@ struct ap_model {
 
     /* scratch, one arena sized at load */
     struct ap_arena arena;
-    float *x;          /* (S_cap, D) hidden state */
-    float *q, *k, *v;  /* (S_cap, D) projections; head h is columns h*d..h*d+d-1 */
-    float *ctx;        /* (S_cap, D) attention output */
-    float *tmp;        /* (S_cap, D) */
-    float *inter;      /* (S_cap, I) */
-    uint8_t *masks;    /* (H, S_cap, S_cap) per-head mask buffers for methods */
+    float *x;          /* (R_cap, D) hidden state */
+    float *q, *k, *v;  /* (R_cap, D) projections; head h is columns h*d..h*d+d-1 */
+    float *ctx;        /* (R_cap, D) attention output */
+    float *tmp;        /* (R_cap, D) */
+    float *inter;      /* (R_cap, I) */
+    uint8_t *masks;    /* (max(H, n_threads), S_cap, S_cap) mask buffers for methods: per head
+                          for one sequence, per thread in a packed pass */
+    int64_t *row0;     /* (R_cap) first row of each sequence of a packed pass */
     float *attn_scratch; /* (n_threads, ap_attention_f32_scratch(S_cap, S_cap) rounded up to 16)
                             per-thread attention-kernel scratch */
     int32_t *ids;      /* (S_cap) token ids for ap_model_embed */
@@ -93,5 +98,15 @@ enum ap_status ap_model_run(struct ap_model *m, const int32_t *ids, int32_t T);
 enum ap_status ap_bert_load(struct ap_model *m, const char *dir, struct ap_model_params params);
 enum ap_status ap_bert_forward(struct ap_model *m, const int32_t *ids, int32_t n, float *hidden_states,
                                float *embedding);
+/* Sentence embeddings (n_seq, D) of n_seq sequences packed back to back in
+ * ids (R = sum of lens, R <= R_cap, each 1 <= lens[s] <= S_cap) in one
+ * encoder pass: one GEMM per projection over all R rows, attention per
+ * sequence (no padding). The caller has checked lens and ids (in the
+ * vocabulary). Only for methods without per-sequence state
+ * (no begin_sequence / end_layer) and no observer: the caller checks
+ * ap_bert_can_pack. */
+enum ap_status ap_bert_embed_packed(struct ap_model *m, const int32_t *ids, const int32_t *lens, int32_t n_seq,
+                                    float *embeddings);
+int ap_bert_can_pack(const struct ap_model *m);
 
 #endif

@@ -74,12 +74,16 @@ expect "embed keeps empty lines, counts a last line without newline" 0 "embedded
 printf 'one\r\ntwo\r\n' > "$T/crlf.txt"; printf 'one\ntwo\n' > "$T/lf.txt"
 "$TOOL" embed -m "$MODEL" -i "$T/crlf.txt" -o "$T/crlf.npy" -q && "$TOOL" embed -m "$MODEL" -i "$T/lf.txt" -o "$T/lf.npy" -q
 if cmp -s "$T/crlf.npy" "$T/lf.npy"; then ok "CRLF line ends read as LF"; else bad "CRLF line ends read as LF"; fi
+"$TOOL" embed -m "$MODEL" -i "$T/in.txt" -o "$T/small-batch.npy" -q -t 1 --batch-tokens 1
+close=$("$PY" -c "import numpy as np; print(float(abs(np.load('$T/a.npy') - np.load('$T/small-batch.npy')).max()) < 1e-6)" 2>&1)
+if [ "$close" = "True" ]; then ok "--batch-tokens and --threads do not change the embeddings"; else bad "--batch-tokens and --threads do not change the embeddings" "$close"; fi
 expect "progress when forced" 0 "progress: " -- "$TOOL" embed -m "$MODEL" -i "$T/in.txt" -o "$T/d.npy" --progress
 
 # --- failures: message, status, and no output left behind
 expect "missing -o" 2 "-o OUT.npy is required" -- "$TOOL" embed -m "$MODEL" -i "$T/in.txt"
 expect "missing -m" 2 "-m MODEL_DIR is required" -- "$TOOL" embed -i "$T/in.txt" -o "$T/x.npy"
 expect "bad --threads" 2 "--threads expects an integer" -- "$TOOL" embed -m "$MODEL" -o "$T/x.npy" -t two
+expect "bad --batch-tokens" 2 "--batch-tokens" -- "$TOOL" embed -m "$MODEL" -o "$T/x.npy" --batch-tokens 0
 expect "missing model dir" 1 "/no/such/model/config.json: cannot open" -- "$TOOL" embed -m /no/such/model -i "$T/in.txt" -o "$T/x.npy"
 mkdir -p "$T/broken"; echo '{"model_type": "bert",' > "$T/broken/config.json"
 expect "broken model dir" 1 "broken/config.json: invalid JSON" -- "$TOOL" embed -m "$T/broken" -i "$T/in.txt" -o "$T/x.npy"

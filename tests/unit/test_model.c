@@ -20,6 +20,7 @@
 #define TOL_HIDDEN 1e-4     /* max abs error of any hidden state vs transformers */
 #define TOL_EMB_COS 0.99999 /* min cosine of a sentence embedding vs sentence-transformers */
 #define TOL_KERNEL 1e-6     /* reference kernel vs hand-computed values */
+#define TOL_PACKED 1e-6     /* a packed pass's embedding vs the same line alone (unit-norm rows) */
 
 static const char *fixture(char *buf, size_t cap, const char *name) {
     const char *dir = ap_test_fixture_dir();
@@ -305,6 +306,116 @@ TEST(bert_threads_give_same_result) {
 out:
     ap_model_free(m1);
     ap_model_free(m2);
+}
+
+/* The first n lines of the embedding fixture's texts, tokenized back to back:
+ * *ids (sum of lens) and *lens (n), malloc'ed. Returns the lines read. */
+static int64_t fixture_line_ids(struct ap_model *m, int64_t n, int32_t **ids, int32_t **lens) {
+    char path[4096];
+    *ids = NULL;
+    *lens = NULL;
+    if (!fixture(path, sizeof path, "embed_texts.txt")) return 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        ap_test_fail(__FILE__, __LINE__, "cannot open %s", path);
+        return 0;
+    }
+    struct ap_model_info in;
+    ap_model_get_info(m, &in);
+    *ids = malloc(sizeof(int32_t) * (size_t)(n * in.max_tokens));
+    *lens = malloc(sizeof(int32_t) * (size_t)n);
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    int64_t i = 0, r = 0;
+    while (*ids && *lens && i < n && (len = getline(&line, &cap, f)) >= 0) {
+        if (len && line[len - 1] == '\n') len--;
+        if (i == 3) len = 0; /* an empty line: [CLS] [SEP] only */
+        int32_t k = 0;
+        CHECK_STATUS(ap_tokenizer_encode(ap_model_tokenizer(m), line, (size_t)len, in.max_tokens, *ids + r,
+                                         in.max_tokens, &k),
+                     AP_OK);
+        (*lens)[i++] = k;
+        r += k;
+    }
+    free(line);
+    fclose(f);
+    return i;
+}
+
+/* ap_model_embed_ids packs lines into passes of batch_tokens rows; every
+ * row must be the line's embedding alone, whatever the packing and the
+ * thread count. 80 lines of 10-2,560 characters (one truncated at 256 tokens,
+ * one empty) over passes of at most 512 tokens: several passes, several
+ * sequences each. */
+TEST(bert_packed_lines_equal_one_by_one) {
+    const char *dir = ap_test_model_dir();
+    REQUIRE(dir != NULL);
+    struct ap_model *single = load_default_model(1), *packed[2] = {NULL, NULL};
+    int32_t *ids = NULL, *lens = NULL;
+    float *one = NULL, *many[2] = {NULL, NULL};
+    if (!single) goto out;
+    for (int t = 0; t < 2; t++) {
+        struct ap_model_params mp = ap_model_default_params();
+        mp.n_threads = t + 1;
+        mp.batch_tokens = 512;
+        CHECK_STATUS(ap_model_load(dir, mp, &packed[t]), AP_OK);
+        if (!packed[t]) goto out;
+    }
+    struct ap_model_info in;
+    ap_model_get_info(packed[0], &in);
+    CHECK_EQ_INT(in.batch_tokens, 512);
+    const int64_t n = fixture_line_ids(single, 80, &ids, &lens);
+    REQUIRE(n == 80);
+    int64_t total = 0, longest = 0;
+    for (int64_t i = 0; i < n; i++) {
+        total += lens[i];
+        if (lens[i] > longest) longest = lens[i];
+    }
+    CHECK(longest == in.max_tokens && total > 4 * 512); /* truncation, and several passes */
+    const size_t D = (size_t)in.hidden;
+    one = malloc(sizeof(float) * D * (size_t)n);
+    for (int t = 0; t < 2; t++) many[t] = malloc(sizeof(float) * D * (size_t)n);
+    REQUIRE(one && many[0] && many[1]);
+    for (int64_t i = 0, r = 0; i < n; r += lens[i], i++)
+        CHECK_STATUS(ap_model_forward(single, ids + r, lens[i], NULL, one + (size_t)i * D), AP_OK);
+    for (int t = 0; t < 2; t++) CHECK_STATUS(ap_model_embed_ids(packed[t], ids, lens, n, many[t]), AP_OK);
+    double d1 = CHECK_ARRAY_NEAR("packed, 1 thread vs one by one", many[0], one, D * (size_t)n, TOL_PACKED);
+    double d2 = CHECK_ARRAY_NEAR("packed, 2 threads vs one by one", many[1], one, D * (size_t)n, TOL_PACKED);
+    CHECK_ARRAY_NEAR("packed, 1 vs 2 threads", many[0], many[1], D * (size_t)n, TOL_PACKED);
+    fprintf(stderr, "    %lld lines, %lld tokens: max difference to one by one %.3g (1 thread), %.3g (2 threads)\n",
+            (long long)n, (long long)total, d1, d2);
+
+    /* the default pass size gives the same rows */
+    CHECK_STATUS(ap_model_embed_ids(single, ids, lens, n, many[0]), AP_OK);
+    CHECK_ARRAY_NEAR("default batch_tokens vs one by one", many[0], one, D * (size_t)n, TOL_PACKED);
+
+    /* a method with state across a sequence's layers runs line by line */
+    CHECK_STATUS(ap_model_set_method(packed[1], "spatten"), AP_OK);
+    CHECK_STATUS(ap_model_set_method(single, "spatten"), AP_OK);
+    CHECK_STATUS(ap_model_embed_ids(packed[1], ids, lens, 10, many[1]), AP_OK);
+    for (int64_t i = 0, r = 0; i < 10; r += lens[i], i++)
+        CHECK_STATUS(ap_model_forward(single, ids + r, lens[i], NULL, one + (size_t)i * D), AP_OK);
+    CHECK_ARRAY_NEAR("spatten: embed_ids vs one by one", many[1], one, D * 10, TOL_PACKED);
+
+    /* bad sequences are named before any work */
+    ids[lens[0] + 1] = in.vocab_size;
+    CHECK_STATUS(ap_model_embed_ids(packed[0], ids, lens, n, many[0]), AP_ERR_RANGE);
+    CHECK(strstr(ap_last_error(), "sequence 1: token id") != NULL);
+    ids[lens[0] + 1] = 0;
+    lens[2] = 0;
+    CHECK_STATUS(ap_model_embed_ids(packed[0], ids, lens, n, many[0]), AP_ERR_RANGE);
+    CHECK(strstr(ap_last_error(), "sequence 2: 0 tokens") != NULL);
+    CHECK_STATUS(ap_model_embed_ids(packed[0], ids, lens, 0, many[0]), AP_OK);
+out:
+    free(ids);
+    free(lens);
+    free(one);
+    free(many[0]);
+    free(many[1]);
+    ap_model_free(single);
+    ap_model_free(packed[0]);
+    ap_model_free(packed[1]);
 }
 
 TEST(bert_forward_rejects_bad_ids) {
