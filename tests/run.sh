@@ -72,7 +72,7 @@ fi
 # tests of every kernel with SIMD variants, and the model paths over them,
 # run again under each.
 for cpu in avx2 scalar; do
-    for f in attention_ lowbit sanger hammer sprint bert_ llama_logits llama_fused; do
+    for f in attention_ lowbit gelu sanger hammer sprint bert_ llama_logits llama_fused; do
         out=$(AP_CPU=$cpu "$B/tests/unit_tests" "$f" 2>&1); rc=$?
         line=$(echo "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed$' | tail -1)
         case "$line" in

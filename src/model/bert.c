@@ -26,6 +26,7 @@
 #include "kernels/attention.h"
 #include "kernels/gelu_f32.h"
 #include "methods/method.h"
+#include "model/fused.h"
 #include "model/layer_ops.h"
 #include "model/model.h"
 #include "model/tokenizer.h"
@@ -435,6 +436,12 @@ static enum ap_status attention_layer(struct ap_model *m, int32_t layer, const i
     const int cascade = ops->end_layer != NULL;
     AP_ASSERT(n_seq == 1 || (!cascade && m->n_active == lens[0]));
     const uint8_t *tok = m->n_active < lens[0] ? m->token_active : NULL;
+    /* the fused path (model/fused.h) when the method has one and nothing needs whole masks */
+    const int fused = ap_fused_usable(m);
+    if (fused) {
+        enum ap_status st = ap_fused_reserve(m, m->s_cap, m->s_cap);
+        if (st != AP_OK) return st;
+    }
     enum ap_status status = AP_OK;
     char message[1024] = "";
     const int64_t n_pairs = (int64_t)n_seq * H;
@@ -463,6 +470,23 @@ static enum ap_status attention_layer(struct ap_model *m, int32_t layer, const i
             .q_stride = D, .k_stride = D, .v_stride = D, .scale = scale, .causal = 0, .key_valid = tok,
             .query_valid = tok,
         };
+        if (fused) {
+            const struct ap_attn_head kh = {
+                .q = in.q, .k = in.k, .v = in.v, .o = ctx + (int64_t)h * d,
+                .q_stride = D, .k_stride = D, .v_stride = D, .o_stride = D,
+                .n_q = S, .n_k = S, .d = d, .scale = scale, .causal = 0, .key_valid = tok, .query_valid = tok,
+            };
+            int64_t kept = 0, valid = 0;
+            enum ap_status st = ap_fused_head(m, tid, &in, &kh, &kept, &valid);
+            if (st != AP_OK) {
+#pragma omp critical
+                {
+                    status = st;
+                    snprintf(message, sizeof message, "sequence %d of the pass, head %d: %s", seq, h, ap_last_error());
+                }
+            }
+            continue;
+        }
         struct ap_head_output out = {.mask = mask_buf};
         enum ap_status st = ap_method_predict(m->method, &in, &out);
         if (st != AP_OK) {

@@ -32,6 +32,7 @@
 #include "io/gguf.h"
 #include "kernels/attention.h"
 #include "methods/method.h"
+#include "model/fused.h"
 #include "model/layer_ops.h"
 #include "model/model.h"
 #include "model/tokenizer.h"
@@ -313,7 +314,6 @@ enum ap_status ap_llama_load(struct ap_model *m, const char *path, struct ap_mod
 void ap_llama_free(struct ap_llama *ll) {
     if (!ll) return;
     ap_aligned_free(ll->weights);
-    free(ll->rows_buf);
     free(ll->layers);
     ap_gguf_close(ll->gguf);
     free(ll);
@@ -373,24 +373,11 @@ static enum ap_status attention_layer(struct ap_model *m, int32_t layer, int32_t
         any_pruned |= !ll->key_valid[j];
     }
     const uint8_t *kv = any_pruned ? ll->key_valid : NULL;
-    /* Fused path: a method with a row-block predictor, when no observer
-     * wants the whole mask: predictor and sparse attention a block of rows
-     * at a time, no (S, T) mask. */
-    const int fused = ops->predict_rows && !cascade && !m->observer.on_head;
-    size_t rows_bytes = 0, lists_bytes = 0;
+    /* the fused path (model/fused.h) when the method has one and nothing needs whole masks */
+    const int fused = ap_fused_usable(m);
     if (fused) {
-        rows_bytes = (ops->rows_bytes(ap_method_state(m->method), m->s_cap, ll->cap, d) + 63) / 64 * 64;
-        lists_bytes = (sizeof(int64_t) * (AP_ROWS_BLOCK + 1) + sizeof(int32_t) * (size_t)AP_ROWS_BLOCK * (size_t)ll->cap +
-                       63) / 64 * 64;
-        const size_t need = rows_bytes + lists_bytes + sizeof(float) * ap_attention_sparse_scratch(d);
-        if (need > ll->rows_stride) {
-            free(ll->rows_buf);
-            ll->rows_stride = 0;
-            ll->rows_buf = malloc(need * (size_t)m->n_threads);
-            if (!ll->rows_buf)
-                return ap_error(AP_ERR_NOMEM, "out of memory for the fused predictor's %zu bytes per thread", need);
-            ll->rows_stride = need;
-        }
+        enum ap_status st = ap_fused_reserve(m, m->s_cap, ll->cap);
+        if (st != AP_OK) return st;
     }
     enum ap_status status = AP_OK;
     char message[1024] = "";
@@ -420,18 +407,8 @@ static enum ap_status attention_layer(struct ap_model *m, int32_t layer, int32_t
                 .q_stride = Hd, .k_stride = d, .v_stride = d, .o_stride = Hd,
                 .n_q = S, .n_k = T, .d = d, .scale = scale, .causal = 1, .key_valid = kv,
             };
-            unsigned char *buf = ll->rows_buf + (size_t)tid * ll->rows_stride;
-            int64_t *row_ptr = (int64_t *)(void *)(buf + rows_bytes);
-            int32_t *cols = (int32_t *)(row_ptr + AP_ROWS_BLOCK + 1);
-            float *sparse = (float *)(void *)(buf + rows_bytes + lists_bytes);
-            const void *state = ap_method_state(m->method);
             int64_t kept = 0, valid = 0;
-            enum ap_status st = ops->rows_prepare(state, &in, buf);
-            for (int32_t i0 = 0; st == AP_OK && i0 < S; i0 += AP_ROWS_BLOCK) {
-                const int32_t nb = S - i0 < AP_ROWS_BLOCK ? S - i0 : AP_ROWS_BLOCK;
-                st = ops->predict_rows(state, &in, buf, i0, nb, row_ptr, cols, &kept, &valid);
-                if (st == AP_OK) ap_attention_sparse_rows(&kh, i0, nb, row_ptr, cols, sparse, ap_cpu_features());
-            }
+            enum ap_status st = ap_fused_head(m, tid, &in, &kh, &kept, &valid);
             if (st != AP_OK) {
 #pragma omp critical
                 {

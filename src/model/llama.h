@@ -53,12 +53,6 @@ struct ap_llama {
     float *scores;             /* (n_threads, scratch_len) per-thread kernel scratch */
     size_t scratch_len;        /* floats of it per thread: ap_attention_f32_scratch(S_cap, C) */
     float *k_eff, *v_eff;      /* (n_threads, C, d) quantized K/V a method may hand back in a decode step */
-
-    /* the fused path (a method with predict_rows, no observer): per thread,
-     * the method's row-block buffer, one block's row lists and the sparse
-     * kernel's scratch; grown on first use, memory linear in C */
-    unsigned char *rows_buf;   /* (n_threads, rows_stride) bytes */
-    size_t rows_stride;        /* bytes per thread: rows_bytes + lists + scratch, 64-byte multiple */
 };
 
 enum ap_status ap_llama_load(struct ap_model *m, const char *path, struct ap_model_params params);

@@ -107,6 +107,7 @@ void ap_model_free(struct ap_model *m) {
     ap_tokenizer_free(m->tok);
     ap_safetensors_close(m->st);
     ap_llama_free(m->llama);
+    free(m->fused_buf);
     free(m->w.layers);
     ap_arena_free(&m->arena);
     free(m);

@@ -84,6 +84,9 @@ struct ap_model {
     int32_t n_active;        /* tokens with token_active set */
     struct ap_model_observer observer;
     struct ap_llama *llama;  /* the decoder's state; NULL for BERT */
+    unsigned char *fused_buf; /* (n_threads, fused_stride) the fused path's buffers (model/fused.h), or NULL */
+    size_t fused_stride;      /* bytes per thread */
+    int32_t fused_s_cap, fused_t_cap; /* queries and keys they are sized for */
     char dir[4096];          /* the model's directory (of the .gguf file for decoders) */
     char calib_text[4096];   /* calibration text in use */
 };

@@ -14,6 +14,8 @@
 #include "kernels/attention.h"
 #include "methods/method.h"
 #include "model/layer_ops.h"
+#include "methods/method.h"
+#include "model/model.h"
 #include "test.h"
 
 /* Tolerances, named once. */
@@ -304,6 +306,48 @@ TEST(bert_threads_give_same_result) {
     free(a);
     free(b);
 out:
+    ap_model_free(m1);
+    ap_model_free(m2);
+}
+
+static void count_head_calls(void *user, const struct ap_head_inputs *in, const struct ap_head_output *out,
+                             const float *o, int64_t os) {
+    (void)in, (void)out, (void)o, (void)os;
+#pragma omp atomic
+    (*(int64_t *)user)++;
+}
+
+/* The encoder with a fused method (sanger: row-block predictor + sparse
+ * rows, no masks) against the same method through its masks (an observer
+ * forces that path): embeddings within 1e-4 (a pair within float rounding
+ * of t may be decided differently; none is, in test_sanger.c's real
+ * heads), and 1 vs 2 threads equal on the fused path. */
+TEST(bert_fused_predictor_equals_mask_path) {
+    struct ap_model *m1 = load_default_model(1), *m2 = load_default_model(2);
+    float *a = NULL, *b = NULL, *c = NULL;
+    if (!m1 || !m2) goto out;
+    CHECK_STATUS(ap_model_set_method(m1, "sanger:t=1e-3"), AP_OK);
+    CHECK_STATUS(ap_model_set_method(m2, "sanger:t=1e-3"), AP_OK);
+    struct ap_model_info in;
+    ap_model_get_info(m1, &in);
+    const char *text = "It is a truth universally acknowledged, that a single man in possession of a good fortune, "
+                       "must be in want of a wife. However little known the feelings or views of such a man may be "
+                       "on his first entering a neighbourhood, this truth is so well fixed in the minds of the "
+                       "surrounding families, that he is considered as the rightful property of some one or other "
+                       "of their daughters.";
+    a = malloc(sizeof(float) * (size_t)in.hidden), b = malloc(sizeof(float) * (size_t)in.hidden);
+    c = malloc(sizeof(float) * (size_t)in.hidden);
+    REQUIRE(a && b && c);
+    CHECK_STATUS(ap_model_embed(m2, text, strlen(text), a), AP_OK);
+    CHECK_STATUS(ap_model_embed(m1, text, strlen(text), c), AP_OK);
+    int64_t calls = 0;
+    ap_model_set_observer(m2, (struct ap_model_observer){.on_head = count_head_calls, .user = &calls});
+    CHECK_STATUS(ap_model_embed(m2, text, strlen(text), b), AP_OK);
+    CHECK_EQ_INT(calls, (int64_t)in.n_layers * in.n_heads);
+    CHECK_ARRAY_NEAR("fused vs mask path", a, b, (size_t)in.hidden, 1e-4);
+    CHECK_ARRAY_NEAR("fused, 1 vs 2 threads", c, a, (size_t)in.hidden, 1e-6);
+out:
+    free(a), free(b), free(c);
     ap_model_free(m1);
     ap_model_free(m2);
 }
