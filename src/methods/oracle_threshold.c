@@ -18,6 +18,7 @@
 #include "core/error.h"
 #include "kernels/probs_row.h"
 #include "methods/method.h"
+#include "methods/oracle_rows.h"
 
 struct oracle_threshold {
     double t;
@@ -117,6 +118,40 @@ static enum ap_status threshold_predict(const void *state, const struct ap_head_
 
 static void threshold_free(void *state) { free(state); }
 
+static size_t threshold_rows_bytes(const void *state, int32_t n_q, int32_t n_k, int32_t d) {
+    (void)state, (void)n_q;
+    return ap_oracle_rows_bytes(n_k, d);
+}
+
+/* The fused path: predict's decisions for rows [i0, i0 + nb) as lists. */
+static enum ap_status threshold_predict_rows(const void *state, const struct ap_head_inputs *in, void *buf,
+                                             int32_t i0, int32_t nb, int64_t *row_ptr, int32_t *cols,
+                                             int64_t *kept, int64_t *valid) {
+    const struct oracle_threshold *s = state;
+    const int32_t S = in->n_q, T = in->n_k;
+    const struct ap_oracle_rows *r = ap_oracle_rows_block(in, buf, i0, nb);
+    int64_t pos = 0;
+    row_ptr[0] = 0;
+    for (int32_t b = 0; b < nb; b++) {
+        const int32_t i = i0 + b, n = r->n_vis[b];
+        const double *p = r->p + (int64_t)b * T;
+        if ((!in->query_valid || in->query_valid[i]) && n > 0) {
+            const int32_t last = in->causal ? i + (T - S) : T - 1;
+            int32_t arg = -1;
+            const int64_t start = pos;
+            for (int32_t j = 0; j < T; j++) {
+                if (p[j] > s->t) cols[pos++] = j;
+                if (j <= last && (!in->key_valid || in->key_valid[j]) && (arg < 0 || p[j] > p[arg])) arg = j;
+            }
+            if (pos == start && s->keep_argmax) cols[pos++] = arg;
+            *kept += pos - start;
+            *valid += n;
+        }
+        row_ptr[b + 1] = pos;
+    }
+    return AP_OK;
+}
+
 /* Defaults on a causal decoder (SmolLM2-135M; docs/decoder.md): the
  * setting the sweeps of docs/results.md found within 1% of dense perplexity. */
 static const struct ap_param_default decoder_defaults[] = {{"t", "1e-4"}};
@@ -134,4 +169,7 @@ const struct ap_method_ops ap_method_oracle_threshold = {
     .init = threshold_init,
     .predict = threshold_predict,
     .free = threshold_free,
+    .rows_bytes = threshold_rows_bytes,
+    .rows_prepare = ap_oracle_rows_prepare,
+    .predict_rows = threshold_predict_rows,
 };

@@ -19,6 +19,7 @@
 #include "kernels/probs_row.h"
 #include "kernels/topk.h"
 #include "methods/method.h"
+#include "methods/oracle_rows.h"
 
 struct oracle_topk {
     int64_t k;   /* absolute keys per row; 0 = use keep */
@@ -121,6 +122,37 @@ static enum ap_status topk_predict(const void *state, const struct ap_head_input
 
 static void topk_free(void *state) { free(state); }
 
+static size_t topk_rows_bytes(const void *state, int32_t n_q, int32_t n_k, int32_t d) {
+    (void)state, (void)n_q;
+    return ap_oracle_rows_bytes(n_k, d);
+}
+
+/* The fused path: predict's decisions for rows [i0, i0 + nb) as lists. */
+static enum ap_status topk_predict_rows(const void *state, const struct ap_head_inputs *in, void *buf, int32_t i0,
+                                        int32_t nb, int64_t *row_ptr, int32_t *cols, int64_t *kept, int64_t *valid) {
+    const struct oracle_topk *s = state;
+    const int32_t S = in->n_q, T = in->n_k;
+    struct ap_oracle_rows *r = ap_oracle_rows_block(in, buf, i0, nb);
+    int64_t pos = 0;
+    row_ptr[0] = 0;
+    for (int32_t b = 0; b < nb; b++) {
+        const int32_t i = i0 + b, n = r->n_vis[b];
+        if (!in->query_valid || in->query_valid[i]) {
+            const int32_t last = in->causal ? i + (T - S) : T - 1;
+            for (int32_t j = 0; j < T; j++) r->vis[j] = j <= last && (!in->key_valid || in->key_valid[j]);
+            struct ap_topk_result res;
+            ap_topk_select(r->p + (int64_t)b * T, r->vis, T, row_k(s, n), AP_TOPK_PARALLELISM, r->scratch, r->row,
+                           &res);
+            for (int32_t j = 0; j < T; j++)
+                if (r->row[j]) cols[pos++] = j;
+            *kept += res.kept;
+            *valid += n;
+        }
+        row_ptr[b + 1] = pos;
+    }
+    return AP_OK;
+}
+
 /* Defaults on a causal decoder (SmolLM2-135M; docs/decoder.md): the
  * setting the sweeps of docs/results.md found within 1% of dense perplexity. */
 static const struct ap_param_default decoder_defaults[] = {{"keep", "0.6"}};
@@ -138,4 +170,7 @@ const struct ap_method_ops ap_method_oracle_topk = {
     .init = topk_init,
     .predict = topk_predict,
     .free = topk_free,
+    .rows_bytes = topk_rows_bytes,
+    .rows_prepare = ap_oracle_rows_prepare,
+    .predict_rows = topk_predict_rows,
 };

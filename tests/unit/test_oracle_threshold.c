@@ -115,3 +115,10 @@ TEST(methods_decoder_defaults) {
         ap_method_free(m);
     }
 }
+
+/* The fused path computes the same probabilities block by block (one
+ * dgemm per block, as predict): exactly predict's pairs. */
+TEST(oracle_threshold_rows_match_predict) {
+    CHECK_ROWS_MATCH_PREDICT("oracle-threshold:t=1e-3", 0.0);
+    CHECK_ROWS_MATCH_PREDICT("oracle-threshold:t=0.05,keep_argmax=1", 0.0);
+}

@@ -75,3 +75,9 @@ TEST(oracle_topk_matches_numpy) {
             (long long)t.settings, (long long)t.heads, (long long)t.pairs, (long long)t.differing, (long long)t.ties);
     CHECK(t.settings >= 2);
 }
+
+/* The fused path: exactly predict's pairs (same probabilities, same
+ * top-k engine). */
+TEST(oracle_topk_rows_match_predict) {
+    CHECK_ROWS_MATCH_PREDICT("oracle-topk:keep=0.25", 0.0);
+}
