@@ -19,6 +19,7 @@
  *      read is recorded.
  * Kept pairs are then computed exactly by the model's attention kernel. */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -244,6 +245,128 @@ static enum ap_status leopard_predict(const void *state, const struct ap_head_in
     return AP_OK;
 }
 
+/* ------------------------------------------------------ fused row blocks */
+
+/* The per-head buffer of the fused path: steps 1-2 and the keys of step 3
+ * for the whole head, then one block's decisions. Legend as above; R =
+ * AP_ROWS_BLOCK (= LEOPARD_ROWS). */
+struct leopard_rows {
+    int32_t eq, blocked;
+    int64_t th_code;
+    struct ap_bs_keys kk;
+    int32_t *kmag;  /* (T, d) */
+    uint8_t *kneg;  /* (T, d) */
+    float *kf;      /* ap_bs_keys_floats + ap_bs_rows_floats(R) */
+    int32_t *qc;    /* (R, d) */
+    uint8_t *keep;  /* (R, T) */
+    uint8_t *bits;  /* (R, T) */
+};
+
+static size_t l_up64(size_t n) { return (n + 63) / 64 * 64; }
+
+static size_t leopard_layout(const struct leopard *s, void *buf, int32_t n_k, int32_t d,
+                             struct leopard_rows **out) {
+    const size_t T = (size_t)(n_k > 0 ? n_k : 1), D = (size_t)d, R = AP_ROWS_BLOCK;
+    const int32_t n = s->k_bits - 1;
+    const size_t nf = ap_bs_keys_floats((int32_t)T, d, n, s->B) + ap_bs_rows_floats((int32_t)T, d, n, s->B, (int32_t)R);
+    const size_t parts[] = {l_up64(sizeof(struct leopard_rows)), l_up64(sizeof(int32_t) * T * D), l_up64(T * D),
+                            l_up64(sizeof(float) * nf), l_up64(sizeof(int32_t) * R * D), l_up64(R * T),
+                            l_up64(R * T)};
+    size_t off[sizeof parts / sizeof parts[0] + 1] = {0};
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) off[i + 1] = off[i] + parts[i];
+    if (buf) {
+        unsigned char *p = (unsigned char *)(((uintptr_t)buf + 63) & ~(uintptr_t)63);
+        struct leopard_rows *r = (struct leopard_rows *)(void *)p;
+        r->kmag = (int32_t *)(void *)(p + off[1]);
+        r->kneg = p + off[2];
+        r->kf = (float *)(void *)(p + off[3]);
+        r->qc = (int32_t *)(void *)(p + off[4]);
+        r->keep = p + off[5];
+        r->bits = p + off[6];
+        *out = r;
+    }
+    return off[sizeof parts / sizeof parts[0]] + 64;
+}
+
+static size_t leopard_rows_bytes(const void *state, int32_t n_q, int32_t n_k, int32_t d) {
+    (void)n_q;
+    return leopard_layout(state, NULL, n_k, d, NULL);
+}
+
+/* Steps 1-2 (binary points over the whole head, as predict) and the keys. */
+static enum ap_status leopard_rows_prepare(const void *state, const struct ap_head_inputs *in, void *buf) {
+    const struct leopard *s = state;
+    const int32_t S = in->n_q, T = in->n_k, d = in->d, n = s->k_bits - 1;
+    double th = 0.0;
+    enum ap_status st = ap_thresholds_get(&s->th, in->layer, in->n_layers, &th);
+    if (st != AP_OK) return st;
+    if (d < 1 || d > AP_ATTN_MAX_HEAD_DIM)
+        return ap_error(AP_ERR_UNSUPPORTED, "head dimension %d outside 1..%d", d, AP_ATTN_MAX_HEAD_DIM);
+    struct leopard_rows *r = NULL;
+    leopard_layout(s, buf, T, d, &r);
+    r->eq = ap_fxp_exponent(ap_fxp_max_abs_rows(in->q, S, d, in->q_stride, in->query_valid));
+    const int32_t ek = ap_fxp_exponent(ap_fxp_max_abs_rows(in->k, T, d, in->k_stride, in->key_valid));
+    r->th_code = ap_fxp_threshold_code(th, ldexp((double)in->scale, r->eq - (s->q_bits - 1) + ek - n));
+    for (int32_t j = 0; j < T; j++) {
+        if (in->key_valid && !in->key_valid[j]) {
+            memset(r->kmag + (int64_t)j * d, 0, sizeof(int32_t) * (size_t)d);
+            memset(r->kneg + (int64_t)j * d, 0, (size_t)d);
+            continue;
+        }
+        const float *k = in->k + (int64_t)j * in->k_stride;
+        for (int32_t c = 0; c < d; c++)
+            r->kmag[(int64_t)j * d + c] = ap_fxp_sign_magnitude(k[c], s->k_bits, ek, &r->kneg[(int64_t)j * d + c]);
+    }
+    r->blocked = ap_bs_rows_exact(d, (int64_t)1 << (s->q_bits - 1), n, s->B);
+    if (r->blocked) ap_bs_keys_prepare(&r->kk, r->kmag, r->kneg, T, d, n, s->B, r->kf);
+    return AP_OK;
+}
+
+/* Step 3 for rows [i0, i0 + nb): predict's decisions (the block form when
+ * exact, else one ap_bit_serial_dot per pair), as lists. */
+static enum ap_status leopard_predict_rows(const void *state, const struct ap_head_inputs *in, void *buf, int32_t i0,
+                                           int32_t nb, int64_t *row_ptr, int32_t *cols, int64_t *kept,
+                                           int64_t *valid) {
+    const struct leopard *s = state;
+    const int32_t S = in->n_q, T = in->n_k, d = in->d, n = s->k_bits - 1;
+    AP_ASSERT(nb >= 0 && nb <= AP_ROWS_BLOCK && i0 >= 0 && i0 + nb <= S);
+    struct leopard_rows *r = NULL;
+    leopard_layout(s, buf, T, d, &r);
+    for (int32_t b = 0; b < nb; b++) {
+        const float *q = in->q + (int64_t)(i0 + b) * in->q_stride;
+        const int v = !in->query_valid || in->query_valid[i0 + b];
+        for (int32_t c = 0; c < d; c++) r->qc[(int64_t)b * d + c] = v ? ap_fxp_signed(q[c], s->q_bits, r->eq) : 0;
+    }
+    int64_t last64 = in->causal ? (int64_t)i0 + nb + (T - S) : T; /* keys the block's last row sees */
+    const int32_t n_blk = last64 > T ? T : last64 < 0 ? 0 : (int32_t)last64;
+    if (r->blocked && n_blk > 0 && nb > 0)
+        ap_bit_serial_rows(&r->kk, r->qc, nb, n_blk, r->th_code,
+                           r->kf + ap_bs_keys_floats(T, d, n, s->B), r->keep, r->bits, T);
+    int64_t pos = 0;
+    row_ptr[0] = 0;
+    for (int32_t b = 0; b < nb; b++) {
+        const int32_t i = i0 + b;
+        if (!in->query_valid || in->query_valid[i]) {
+            for (int32_t j = 0; j < n_blk; j++) {
+                if (!ap_head_pair_valid(in, i, j)) continue;
+                int keep;
+                if (r->blocked) {
+                    keep = r->keep[(int64_t)b * T + j];
+                } else {
+                    struct ap_bs_result res;
+                    keep = ap_bit_serial_dot(r->qc + (int64_t)b * d, r->kmag + (int64_t)j * d,
+                                             r->kneg + (int64_t)j * d, d, n, s->B, r->th_code, &res, NULL);
+                }
+                (*valid)++;
+                if (keep) cols[pos++] = j;
+            }
+        }
+        *kept += pos - row_ptr[b];
+        row_ptr[b + 1] = pos;
+    }
+    return AP_OK;
+}
+
 /* Defaults on a causal decoder (SmolLM2-135M; docs/decoder.md): the
  * setting the sweeps of docs/results.md found within 1% of dense perplexity. */
 static const struct ap_param_default decoder_defaults[] = {{"density", "0.8"}};
@@ -261,6 +384,9 @@ const struct ap_method_ops ap_method_leopard = {
     .n_stats = ST_COUNT,
     .init = leopard_init,
     .predict = leopard_predict,
+    .rows_bytes = leopard_rows_bytes,
+    .rows_prepare = leopard_rows_prepare,
+    .predict_rows = leopard_predict_rows,
     .free = leopard_free,
     .needs_calibration = leopard_needs_calibration,
     .calibrate = leopard_calibrate,

@@ -498,3 +498,13 @@ TEST(leopard_block_and_per_pair_paths_agree) {
     CHECK_EQ_INT(kept[0], kept[1]);
     CHECK(kept[0] > 0 && kept[0] < (int64_t)S * T / 2);
 }
+
+/* The fused path (binary points over the whole head in rows_prepare, the
+ * block form per block of rows): exactly predict's pairs, with the block
+ * form (B = 2, 1) and with the per-pair fallback (B = 8: 64 * 2^11 * 255 >
+ * 2^24, not exact in fp32 blocks). */
+TEST(leopard_rows_match_predict) {
+    CHECK_ROWS_MATCH_PREDICT("leopard:th=1.0", 0.0);
+    CHECK_ROWS_MATCH_PREDICT("leopard:th=0.5,B=2", 0.0);
+    CHECK_ROWS_MATCH_PREDICT("leopard:th=1.0,B=8", 0.0);
+}
