@@ -23,6 +23,7 @@
  *      both dimensions, CORELET shares under token interleaving
  *      (mask/adjacent_reuse.h). */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -192,6 +193,22 @@ static void msb_block(const struct msb_block *mb, const int32_t *q4, int32_t n_r
         }
 }
 
+/* A block's query codes q4 (n_rows, d) from rows i0.. (rows not valid:
+ * zeros, never read); returns the last key any of its rows sees. */
+static int32_t load_q4_block(const struct sprint *s, const struct ap_head_inputs *in, int32_t eq, int32_t i0,
+                             int32_t n_rows, int32_t *q4) {
+    const int32_t S = in->n_q, T = in->n_k, d = in->d, db = s->data_bits, mb = s->msb_bits, mid = s->msb_mid;
+    for (int32_t r = 0; r < n_rows; r++) {
+        const int32_t i = i0 + r;
+        const float *q = in->q + (int64_t)i * in->q_stride;
+        const int v = !in->query_valid || in->query_valid[i];
+        for (int32_t c = 0; c < d; c++)
+            q4[(int64_t)r * d + c] = v ? ap_fxp_msb(ap_fxp_signed(q[c], db, eq), db, mb) * (mid + 1) + mid : 0;
+    }
+    int32_t last = in->causal ? i0 + n_rows - 1 + (T - S) : T - 1;
+    return last > T - 1 ? T - 1 : last;
+}
+
 static enum ap_status sprint_predict(const void *state, const struct ap_head_inputs *in, struct ap_head_output *out) {
     const struct sprint *s = state;
     const int32_t S = in->n_q, T = in->n_k, d = in->d, db = s->data_bits, mb = s->msb_bits;
@@ -243,28 +260,12 @@ static enum ap_status sprint_predict(const void *state, const struct ap_head_inp
         }
     }
     const struct msb_block mblk = {.k4 = k4, .keys = fits_i8 ? &keys : NULL, .q8 = q8, .T = T, .d = d};
-    /* loads a block's query codes (rows not valid: zeros, never read) and
-     * returns the last key any of its rows sees */
-#define LOAD_Q4_BLOCK(i0, n_rows, last_blk)                                                                     \
-    do {                                                                                                        \
-        for (int32_t r_ = 0; r_ < (n_rows); r_++) {                                                             \
-            const int32_t i_ = (i0) + r_;                                                                       \
-            const float *q_ = in->q + (int64_t)i_ * in->q_stride;                                               \
-            const int v_ = !in->query_valid || in->query_valid[i_];                                             \
-            for (int32_t c = 0; c < d; c++)                                                                     \
-                q4[(int64_t)r_ * d + c] = v_ ? ap_fxp_msb(ap_fxp_signed(q_[c], db, eq), db, mb) * (mid + 1) + mid : 0; \
-        }                                                                                                       \
-        (last_blk) = in->causal ? (i0) + (n_rows)-1 + (T - S) : T - 1;                                          \
-        if ((last_blk) > T - 1) (last_blk) = T - 1;                                                             \
-    } while (0)
-
     /* 2. full scale of the crossbar output over the head's valid pairs */
     int64_t range = 0;
     if (s->b > 0)
         for (int32_t i0 = 0; i0 < S; i0 += SPRINT_ROWS) {
             const int32_t n_rows = S - i0 < SPRINT_ROWS ? S - i0 : SPRINT_ROWS;
-            int32_t last_blk;
-            LOAD_Q4_BLOCK(i0, n_rows, last_blk);
+            const int32_t last_blk = load_q4_block(s, in, eq, i0, n_rows, q4);
             msb_block(&mblk, q4, n_rows, last_blk + 1, blk);
             for (int32_t r = 0; r < n_rows; r++)
                 for (int32_t j = 0; j <= last_blk; j++) {
@@ -281,8 +282,7 @@ static enum ap_status sprint_predict(const void *state, const struct ap_head_inp
     int64_t kept = 0, valid = 0;
     for (int32_t i0 = 0; i0 < S; i0 += SPRINT_ROWS) {
         const int32_t n_rows = S - i0 < SPRINT_ROWS ? S - i0 : SPRINT_ROWS;
-        int32_t last_blk;
-        LOAD_Q4_BLOCK(i0, n_rows, last_blk);
+        const int32_t last_blk = load_q4_block(s, in, eq, i0, n_rows, q4);
         msb_block(&mblk, q4, n_rows, last_blk + 1, blk);
         for (int32_t r = 0; r < n_rows; r++) {
             const int32_t i = i0 + r;
@@ -304,7 +304,6 @@ static enum ap_status sprint_predict(const void *state, const struct ap_head_inp
             }
         }
     }
-#undef LOAD_Q4_BLOCK
     /* 4. data movement */
     struct ap_reuse_stats rs;
     ap_reuse_stats_compute(out->mask, S, T, in->query_valid, in->key_valid, in->causal, sprint_capacity(s, d),
@@ -325,6 +324,133 @@ static enum ap_status sprint_predict(const void *state, const struct ap_head_inp
     return AP_OK;
 }
 
+/* ------------------------------------------------------ fused row blocks */
+
+/* The per-head buffer of the fused path: key codes (int16 and, when they
+ * fit, packed int8), the comparator's threshold code and the output's full
+ * scale over the whole head (rows_prepare runs predict's steps 1-3), then
+ * one block's query codes and products. R = AP_ROWS_BLOCK. */
+struct sprint_rows {
+    int32_t eq, fits_i8;
+    int64_t range, th_code;
+    struct ap_i8_keys keys; /* packed into kmem when fits_i8 */
+    int16_t *k4;            /* (T, d) */
+    int8_t *k8;             /* (T, d) */
+    unsigned char *kmem;    /* ap_i8_keys_bytes(T, d) */
+    int32_t *q4;            /* (R, d) */
+    int8_t *q8;             /* (R, d) */
+    int32_t *blk;           /* (R, T) */
+};
+
+static size_t s_up64(size_t n) { return (n + 63) / 64 * 64; }
+
+static size_t sprint_layout(void *buf, int32_t n_k, int32_t d, struct sprint_rows **out) {
+    const size_t T = (size_t)(n_k > 0 ? n_k : 1), D = (size_t)d, R = AP_ROWS_BLOCK;
+    const size_t parts[] = {s_up64(sizeof(struct sprint_rows)), s_up64(sizeof(int16_t) * T * D), s_up64(T * D),
+                            s_up64(ap_i8_keys_bytes((int32_t)T, d)), s_up64(sizeof(int32_t) * R * D), s_up64(R * D),
+                            s_up64(sizeof(int32_t) * R * T)};
+    size_t off[sizeof parts / sizeof parts[0] + 1] = {0};
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) off[i + 1] = off[i] + parts[i];
+    if (buf) {
+        unsigned char *p = (unsigned char *)(((uintptr_t)buf + 63) & ~(uintptr_t)63);
+        struct sprint_rows *r = (struct sprint_rows *)(void *)p;
+        r->k4 = (int16_t *)(void *)(p + off[1]);
+        r->k8 = (int8_t *)(p + off[2]);
+        r->kmem = p + off[3];
+        r->q4 = (int32_t *)(void *)(p + off[4]);
+        r->q8 = (int8_t *)(p + off[5]);
+        r->blk = (int32_t *)(void *)(p + off[6]);
+        *out = r;
+    }
+    return off[sizeof parts / sizeof parts[0]] + 64;
+}
+
+static size_t sprint_rows_bytes(const void *state, int32_t n_q, int32_t n_k, int32_t d) {
+    (void)state, (void)n_q;
+    return sprint_layout(NULL, n_k, d, NULL);
+}
+
+/* predict's steps 1-3 for the whole head: binary points, key codes, the
+ * products' full scale over every valid pair (a pass over all row blocks,
+ * when b > 0) and the threshold code. */
+static enum ap_status sprint_rows_prepare(const void *state, const struct ap_head_inputs *in, void *buf) {
+    const struct sprint *s = state;
+    const int32_t S = in->n_q, T = in->n_k, d = in->d, db = s->data_bits, mb = s->msb_bits, mid = s->msb_mid;
+    double th = 0.0;
+    enum ap_status st = ap_thresholds_get(&s->th, in->layer, in->n_layers, &th);
+    if (st != AP_OK) return st;
+    if (d < 1 || d > AP_ATTN_MAX_HEAD_DIM)
+        return ap_error(AP_ERR_UNSUPPORTED, "head dimension %d outside 1..%d", d, AP_ATTN_MAX_HEAD_DIM);
+    struct sprint_rows *r = NULL;
+    sprint_layout(buf, T, d, &r);
+    r->eq = ap_fxp_exponent(ap_fxp_max_abs_rows(in->q, S, d, in->q_stride, in->query_valid));
+    const int32_t ek = ap_fxp_exponent(ap_fxp_max_abs_rows(in->k, T, d, in->k_stride, in->key_valid));
+    const double unit = ldexp((double)in->scale, (r->eq - mb + 1) + (ek - mb + 1) - (mid ? 2 : 0));
+    for (int32_t j = 0; j < T; j++) {
+        const float *k = in->k + (int64_t)j * in->k_stride;
+        const int valid = !in->key_valid || in->key_valid[j];
+        for (int32_t c = 0; c < d; c++)
+            r->k4[(int64_t)j * d + c] =
+                valid ? (int16_t)(ap_fxp_msb(ap_fxp_signed(k[c], db, ek), db, mb) * (mid + 1) + mid) : 0;
+    }
+    const int32_t code_lo = -(1 << (mb - 1)) * (mid + 1) + mid, code_hi = ((1 << (mb - 1)) - 1) * (mid + 1) + mid;
+    r->fits_i8 = code_lo >= INT8_MIN && code_hi <= INT8_MAX;
+    if (r->fits_i8) {
+        for (int64_t x = 0; x < (int64_t)T * d; x++) r->k8[x] = (int8_t)r->k4[x];
+        if ((st = ap_i8_keys_pack_into(r->k8, T, d, r->kmem, &r->keys)) != AP_OK) return st;
+    }
+    const struct msb_block mblk = {.k4 = r->k4, .keys = r->fits_i8 ? &r->keys : NULL, .q8 = r->q8, .T = T, .d = d};
+    r->range = 0;
+    if (s->b > 0)
+        for (int32_t i0 = 0; i0 < S; i0 += AP_ROWS_BLOCK) {
+            const int32_t n_rows = S - i0 < AP_ROWS_BLOCK ? S - i0 : AP_ROWS_BLOCK;
+            const int32_t last_blk = load_q4_block(s, in, r->eq, i0, n_rows, r->q4);
+            msb_block(&mblk, r->q4, n_rows, last_blk + 1, r->blk);
+            for (int32_t b = 0; b < n_rows; b++)
+                for (int32_t j = 0; j <= last_blk; j++) {
+                    if (!ap_head_pair_valid(in, i0 + b, j)) continue;
+                    int64_t a = r->blk[(int64_t)b * T + j];
+                    if (a < 0) a = -a;
+                    if (a > r->range) r->range = a;
+                }
+        }
+    const int32_t levels = s->b > 0 ? ap_analog_output_levels(s->b) : 0;
+    r->th_code = s->b > 0 ? ap_fxp_threshold_code(th, (double)r->range / levels * unit)
+                          : ap_fxp_threshold_code(th, unit);
+    return AP_OK;
+}
+
+/* Step 3's comparator for rows [i0, i0 + nb): predict's decisions as lists
+ * (the fetch and reuse statistics need the whole mask: predict's alone). */
+static enum ap_status sprint_predict_rows(const void *state, const struct ap_head_inputs *in, void *buf, int32_t i0,
+                                          int32_t nb, int64_t *row_ptr, int32_t *cols, int64_t *kept,
+                                          int64_t *valid) {
+    const struct sprint *s = state;
+    const int32_t T = in->n_k, d = in->d;
+    AP_ASSERT(nb >= 0 && nb <= AP_ROWS_BLOCK && i0 >= 0 && i0 + nb <= in->n_q);
+    struct sprint_rows *r = NULL;
+    sprint_layout(buf, T, d, &r);
+    const struct msb_block mblk = {.k4 = r->k4, .keys = r->fits_i8 ? &r->keys : NULL, .q8 = r->q8, .T = T, .d = d};
+    const int32_t last_blk = load_q4_block(s, in, r->eq, i0, nb, r->q4);
+    msb_block(&mblk, r->q4, nb, last_blk + 1, r->blk);
+    int64_t pos = 0;
+    row_ptr[0] = 0;
+    for (int32_t b = 0; b < nb; b++) {
+        const int32_t i = i0 + b;
+        if (!in->query_valid || in->query_valid[i])
+            for (int32_t j = 0; j <= last_blk; j++) {
+                if (!ap_head_pair_valid(in, i, j)) continue;
+                const int64_t a = r->blk[(int64_t)b * T + j];
+                const int64_t code = s->b > 0 ? ap_analog_output_code(a, r->range, s->b) : a;
+                (*valid)++;
+                if (code >= r->th_code) cols[pos++] = j;
+            }
+        *kept += pos - row_ptr[b];
+        row_ptr[b + 1] = pos;
+    }
+    return AP_OK;
+}
+
 /* Defaults on a causal decoder (SmolLM2-135M; docs/decoder.md): the
  * setting the sweeps of docs/results.md found within 1% of dense perplexity. */
 static const struct ap_param_default decoder_defaults[] = {{"density", "0.8"}};
@@ -342,6 +468,9 @@ const struct ap_method_ops ap_method_sprint = {
     .n_stats = ST_COUNT,
     .init = sprint_init,
     .predict = sprint_predict,
+    .rows_bytes = sprint_rows_bytes,
+    .rows_prepare = sprint_rows_prepare,
+    .predict_rows = sprint_predict_rows,
     .free = sprint_free,
     .needs_calibration = sprint_needs_calibration,
     .calibrate = sprint_calibrate,

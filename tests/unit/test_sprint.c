@@ -271,3 +271,13 @@ TEST(sprint_padding_causal_and_invalid_queries) {
     CHECK_EQ_INT(out.kept, out2.kept);
     ap_method_free(m);
 }
+
+/* The fused path (steps 1-3 per head in rows_prepare, the comparator per
+ * block of rows): exactly predict's pairs, with the b-bit output (its full
+ * scale from a pass over the whole head), exact products (b = 0), and
+ * codes beyond int8 (msb_bits = 8, msb = mid: the int64 loop). */
+TEST(sprint_rows_match_predict) {
+    CHECK_ROWS_MATCH_PREDICT("sprint:th=1.0", 0.0);
+    CHECK_ROWS_MATCH_PREDICT("sprint:th=0.5,b=0", 0.0);
+    CHECK_ROWS_MATCH_PREDICT("sprint:th=1.0,msb_bits=8,msb=mid", 0.0);
+}
