@@ -9,7 +9,11 @@
 #           longest S, cached in bench/qkv_smollm2_l15_*.npy): dense, and
 #           the fused predictor + sparse rows of each method spec in
 #           AP_BENCH_METHODS (default "sanger:t=1e-3 sanger:t=1e-2
-#           hammer:t=0.01": the methods with a row-block predictor).
+#           hammer:t=0.01"), and once at the longest S (one call, a
+#           memory and feasibility check rather than a timing) the other
+#           methods with a row-block predictor, AP_BENCH_ONCE (default
+#           "leopard:th=2 sprint:th=2 oracle-topk:keep=0.1
+#           oracle-threshold:t=1e-2"; thresholds given, not calibrated).
 # Writes bench/results.csv
 #   S,heads,causal,data,method,density,ours_ms,pred_ms,torch_ms,speedup,pred_frac,work_mb
 # speedup = torch_ms / ours_ms; pred_frac = pred_ms / our dense ms at that S
@@ -22,6 +26,7 @@ B=${1:-build}
 RUNS=${AP_BENCH_RUNS:-5}
 SIZES=${AP_BENCH_SIZES:-512 1024 2048 4096 8192}
 METHODS=${AP_BENCH_METHODS:-sanger:t=1e-3 sanger:t=1e-2 hammer:t=0.01}
+ONCE=${AP_BENCH_ONCE:-leopard:th=2 sprint:th=2 oracle-topk:keep=0.1 oracle-threshold:t=1e-2}
 OUT=bench/results.csv
 QKV=bench/qkv_smollm2_l15
 MODEL=models/SmolLM2-135M-Instruct/model.gguf
@@ -49,6 +54,12 @@ methods=(-a dense)
 for spec in $METHODS; do methods+=(-a "$spec"); done
 echo "attention, real Q/K/V (SmolLM2 layer 15), causal: ours" >&2
 "$B/bench/attention_heads" -t 2 -r "$RUNS" -c 1 --qkv "$QKV" "${methods[@]}" $SIZES | tail -n +2 | sed 's/^/real,/' >>"$tmp/ours.csv"
+if [ -n "$ONCE" ]; then
+    once=()
+    for spec in $ONCE; do once+=(-a "$spec"); done
+    echo "attention, real Q/K/V, S = $max, one call each: ${ONCE}" >&2
+    "$B/bench/attention_heads" -t 2 -r 1 -c 1 --qkv "$QKV" "${once[@]}" "$max" | tail -n +2 | sed 's/^/real,/' >>"$tmp/ours.csv"
+fi
 echo "attention, real Q/K/V (SmolLM2 layer 15), causal: torch SDPA" >&2
 .venv/bin/python bench/sdpa_torch.py 2 "$RUNS" 9 1 --qkv "$QKV" $SIZES | tail -n +2 | sed 's/^/real,/' >>"$tmp/torch.csv"
 .venv/bin/python - "$tmp/ours.csv" "$tmp/torch.csv" "$OUT.tmp" <<'PY'
