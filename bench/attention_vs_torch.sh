@@ -9,7 +9,7 @@
 #           longest S, cached in bench/qkv_smollm2_l15_*.npy): dense, and
 #           the fused predictor + sparse rows of each method spec in
 #           AP_BENCH_METHODS (default "sanger:t=1e-3 sanger:t=1e-2
-#           hammer:t=0.01"), and once at the longest S (one call, a
+#           hammer:t=0.01 sprint:th=2,b=0"), and once at the longest S (one call, a
 #           memory and feasibility check rather than a timing) the other
 #           methods with a row-block predictor, AP_BENCH_ONCE (default
 #           "leopard:th=2 sprint:th=2 oracle-topk:keep=0.1
@@ -25,7 +25,7 @@ cd "$(dirname "$0")/.."
 B=${1:-build}
 RUNS=${AP_BENCH_RUNS:-5}
 SIZES=${AP_BENCH_SIZES:-512 1024 2048 4096 8192}
-METHODS=${AP_BENCH_METHODS:-sanger:t=1e-3 sanger:t=1e-2 hammer:t=0.01}
+METHODS=${AP_BENCH_METHODS:-sanger:t=1e-3 sanger:t=1e-2 hammer:t=0.01 sprint:th=2,b=0}
 ONCE=${AP_BENCH_ONCE:-leopard:th=2 sprint:th=2 oracle-topk:keep=0.1 oracle-threshold:t=1e-2}
 OUT=bench/results.csv
 QKV=bench/qkv_smollm2_l15

@@ -102,6 +102,13 @@ size_t ap_attention_sparse_scratch(int32_t d);
 int32_t ap_softmax_threshold_row(const int32_t *dots, float *s, int32_t n, float c, const float *key_scale,
                                  const uint8_t *key_valid, double t, int keep_max, int32_t *cols, uint32_t features);
 
+/* Row selection on integer scores: the j < n with a[j] >= lo (and
+ * key_valid[j], when given), ascending into cols (room for n); returns
+ * their count. AVX-512 compresses 16 at a time; AVX2 and the portable
+ * path test 8 / 1 at a time. SPRINT's comparator on its products. */
+int32_t ap_append_ge_i32(const int32_t *a, int32_t n, int64_t lo, const uint8_t *key_valid, int32_t *cols,
+                         uint32_t features);
+
 /* Which flash variant `features` selects: 2 = AVX-512, 1 = AVX2, 0 = none. */
 int ap_attention_flash_isa(uint32_t features);
 

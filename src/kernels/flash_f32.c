@@ -415,3 +415,70 @@ int32_t ap_softmax_threshold_row(const int32_t *dots, float *s, int32_t n, float
             if (s[j] == m) cols[kept++] = j;
     return kept;
 }
+
+/* ------------------------------------------------------ integer selection */
+
+#ifdef AP_FLASH_X86
+__attribute__((target("avx512f"))) static int32_t append_ge_i32_avx512(const int32_t *a, int32_t n, int32_t lo,
+                                                                       const uint8_t *kv, int32_t *cols) {
+    const __m512i lov = _mm512_set1_epi32(lo);
+    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    int32_t kept = 0;
+    for (int32_t j0 = 0; j0 < n; j0 += 16) {
+        const int32_t left = n - j0;
+        const __mmask16 live = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1u);
+        const __m512i x = _mm512_maskz_loadu_epi32(live, a + j0);
+        __mmask16 k = _mm512_mask_cmpge_epi32_mask(live, x, lov);
+        if (kv && k) {
+            uint8_t tmp[16] = {0};
+            memcpy(tmp, kv + j0, (size_t)(left < 16 ? left : 16));
+            const __m512i w = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)tmp));
+            k &= _mm512_test_epi32_mask(w, w);
+        }
+        const int c = __builtin_popcount((unsigned)k);
+        _mm512_mask_storeu_epi32(cols + kept, (__mmask16)((1u << c) - 1u),
+                                 _mm512_maskz_compress_epi32(k, _mm512_add_epi32(_mm512_set1_epi32(j0), iota)));
+        kept += c;
+    }
+    return kept;
+}
+
+__attribute__((target("avx2"))) static int32_t append_ge_i32_avx2(const int32_t *a, int32_t n, int32_t lo,
+                                                                 const uint8_t *kv, int32_t *cols) {
+    const __m256i lom1 = _mm256_set1_epi32(lo - 1); /* a >= lo <=> a > lo - 1 (lo > INT32_MIN here) */
+    int32_t kept = 0, j0 = 0;
+    for (; j0 + 8 <= n; j0 += 8) {
+        const __m256i x = _mm256_loadu_si256((const __m256i *)(const void *)(a + j0));
+        unsigned k = (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(x, lom1)));
+        while (k) {
+            const int32_t j = j0 + __builtin_ctz(k);
+            cols[kept] = j;
+            kept += !kv || kv[j];
+            k &= k - 1;
+        }
+    }
+    for (int32_t j = j0; j < n; j++) {
+        cols[kept] = j;
+        kept += a[j] >= lo && (!kv || kv[j]);
+    }
+    return kept;
+}
+#endif
+
+int32_t ap_append_ge_i32(const int32_t *a, int32_t n, int64_t lo, const uint8_t *key_valid, int32_t *cols,
+                         uint32_t features) {
+    if (lo > INT32_MAX) return 0;
+    const int32_t l = lo <= INT32_MIN ? INT32_MIN : (int32_t)lo;
+#ifdef AP_FLASH_X86
+    features &= ap_cpu_features();
+    if (features & AP_CPU_AVX512F) return append_ge_i32_avx512(a, n, l, key_valid, cols);
+    if ((features & AP_CPU_AVX2) && l > INT32_MIN) return append_ge_i32_avx2(a, n, l, key_valid, cols);
+#endif
+    (void)features;
+    int32_t kept = 0;
+    for (int32_t j = 0; j < n; j++) {
+        cols[kept] = j;
+        kept += a[j] >= l && (!key_valid || key_valid[j]);
+    }
+    return kept;
+}

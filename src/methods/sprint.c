@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attnprune.h"
 #include "core/error.h"
 #include "kernels/attention.h"
 #include "kernels/lowbit_gemm.h"
@@ -200,10 +201,10 @@ static int32_t load_q4_block(const struct sprint *s, const struct ap_head_inputs
     const int32_t S = in->n_q, T = in->n_k, d = in->d, db = s->data_bits, mb = s->msb_bits, mid = s->msb_mid;
     for (int32_t r = 0; r < n_rows; r++) {
         const int32_t i = i0 + r;
-        const float *q = in->q + (int64_t)i * in->q_stride;
-        const int v = !in->query_valid || in->query_valid[i];
-        for (int32_t c = 0; c < d; c++)
-            q4[(int64_t)r * d + c] = v ? ap_fxp_msb(ap_fxp_signed(q[c], db, eq), db, mb) * (mid + 1) + mid : 0;
+        if (in->query_valid && !in->query_valid[i])
+            memset(q4 + (int64_t)r * d, 0, sizeof(int32_t) * (size_t)d);
+        else
+            ap_fxp_msb_row(in->q + (int64_t)i * in->q_stride, d, db, eq, mb, mid + 1, mid, q4 + (int64_t)r * d);
     }
     int32_t last = in->causal ? i0 + n_rows - 1 + (T - S) : T - 1;
     return last > T - 1 ? T - 1 : last;
@@ -333,6 +334,8 @@ static enum ap_status sprint_predict(const void *state, const struct ap_head_inp
 struct sprint_rows {
     int32_t eq, fits_i8;
     int64_t range, th_code;
+    int64_t a_min;          /* the comparator as a threshold on products: code(a) >= th_code <=> a >= a_min */
+    int32_t *n_valid;       /* (T + 1) valid keys among the first j */
     struct ap_i8_keys keys; /* packed into kmem when fits_i8 */
     int16_t *k4;            /* (T, d) */
     int8_t *k8;             /* (T, d) */
@@ -348,7 +351,7 @@ static size_t sprint_layout(void *buf, int32_t n_k, int32_t d, struct sprint_row
     const size_t T = (size_t)(n_k > 0 ? n_k : 1), D = (size_t)d, R = AP_ROWS_BLOCK;
     const size_t parts[] = {s_up64(sizeof(struct sprint_rows)), s_up64(sizeof(int16_t) * T * D), s_up64(T * D),
                             s_up64(ap_i8_keys_bytes((int32_t)T, d)), s_up64(sizeof(int32_t) * R * D), s_up64(R * D),
-                            s_up64(sizeof(int32_t) * R * T)};
+                            s_up64(sizeof(int32_t) * R * T), s_up64(sizeof(int32_t) * (T + 1))};
     size_t off[sizeof parts / sizeof parts[0] + 1] = {0};
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) off[i + 1] = off[i] + parts[i];
     if (buf) {
@@ -360,6 +363,7 @@ static size_t sprint_layout(void *buf, int32_t n_k, int32_t d, struct sprint_row
         r->q4 = (int32_t *)(void *)(p + off[4]);
         r->q8 = (int8_t *)(p + off[5]);
         r->blk = (int32_t *)(void *)(p + off[6]);
+        r->n_valid = (int32_t *)(void *)(p + off[7]);
         *out = r;
     }
     return off[sizeof parts / sizeof parts[0]] + 64;
@@ -387,11 +391,13 @@ static enum ap_status sprint_rows_prepare(const void *state, const struct ap_hea
     const int32_t ek = ap_fxp_exponent(ap_fxp_max_abs_rows(in->k, T, d, in->k_stride, in->key_valid));
     const double unit = ldexp((double)in->scale, (r->eq - mb + 1) + (ek - mb + 1) - (mid ? 2 : 0));
     for (int32_t j = 0; j < T; j++) {
-        const float *k = in->k + (int64_t)j * in->k_stride;
-        const int valid = !in->key_valid || in->key_valid[j];
-        for (int32_t c = 0; c < d; c++)
-            r->k4[(int64_t)j * d + c] =
-                valid ? (int16_t)(ap_fxp_msb(ap_fxp_signed(k[c], db, ek), db, mb) * (mid + 1) + mid) : 0;
+        int16_t *k4 = r->k4 + (int64_t)j * d;
+        if (in->key_valid && !in->key_valid[j]) {
+            memset(k4, 0, sizeof(int16_t) * (size_t)d);
+            continue;
+        }
+        ap_fxp_msb_row(in->k + (int64_t)j * in->k_stride, d, db, ek, mb, mid + 1, mid, r->blk); /* blk: scratch */
+        for (int32_t c = 0; c < d; c++) k4[c] = (int16_t)r->blk[c];
     }
     const int32_t code_lo = -(1 << (mb - 1)) * (mid + 1) + mid, code_hi = ((1 << (mb - 1)) - 1) * (mid + 1) + mid;
     r->fits_i8 = code_lo >= INT8_MIN && code_hi <= INT8_MAX;
@@ -417,11 +423,28 @@ static enum ap_status sprint_rows_prepare(const void *state, const struct ap_hea
     const int32_t levels = s->b > 0 ? ap_analog_output_levels(s->b) : 0;
     r->th_code = s->b > 0 ? ap_fxp_threshold_code(th, (double)r->range / levels * unit)
                           : ap_fxp_threshold_code(th, unit);
+    /* code(a) is non-decreasing in a, so the kept products are those >= the
+     * smallest a that passes (binary search over [-range, range]; b = 0:
+     * code(a) = a) */
+    if (s->b == 0) {
+        r->a_min = r->th_code;
+    } else {
+        int64_t lo = -r->range, hi = r->range + 1; /* hi: "none passes" */
+        while (lo < hi) {
+            const int64_t m = lo + (hi - lo) / 2;
+            if (ap_analog_output_code(m, r->range, s->b) >= r->th_code) hi = m;
+            else lo = m + 1;
+        }
+        r->a_min = lo;
+    }
+    r->n_valid[0] = 0;
+    for (int32_t j = 0; j < T; j++) r->n_valid[j + 1] = r->n_valid[j] + (!in->key_valid || in->key_valid[j]);
     return AP_OK;
 }
 
-/* Step 3's comparator for rows [i0, i0 + nb): predict's decisions as lists
- * (the fetch and reuse statistics need the whole mask: predict's alone). */
+/* Step 3's comparator for rows [i0, i0 + nb), as a threshold on the
+ * products (a_min), vectorized: predict's decisions as lists (the fetch and
+ * reuse statistics need the whole mask: predict's alone). */
 static enum ap_status sprint_predict_rows(const void *state, const struct ap_head_inputs *in, void *buf, int32_t i0,
                                           int32_t nb, int64_t *row_ptr, int32_t *cols, int64_t *kept,
                                           int64_t *valid) {
@@ -433,18 +456,17 @@ static enum ap_status sprint_predict_rows(const void *state, const struct ap_hea
     const struct msb_block mblk = {.k4 = r->k4, .keys = r->fits_i8 ? &r->keys : NULL, .q8 = r->q8, .T = T, .d = d};
     const int32_t last_blk = load_q4_block(s, in, r->eq, i0, nb, r->q4);
     msb_block(&mblk, r->q4, nb, last_blk + 1, r->blk);
+    (void)s;
     int64_t pos = 0;
     row_ptr[0] = 0;
     for (int32_t b = 0; b < nb; b++) {
         const int32_t i = i0 + b;
-        if (!in->query_valid || in->query_valid[i])
-            for (int32_t j = 0; j <= last_blk; j++) {
-                if (!ap_head_pair_valid(in, i, j)) continue;
-                const int64_t a = r->blk[(int64_t)b * T + j];
-                const int64_t code = s->b > 0 ? ap_analog_output_code(a, r->range, s->b) : a;
-                (*valid)++;
-                if (code >= r->th_code) cols[pos++] = j;
-            }
+        int64_t n64 = in->causal ? (int64_t)i + (T - in->n_q) + 1 : T;
+        const int32_t n = n64 > T ? T : n64 < 0 ? 0 : (int32_t)n64;
+        if ((!in->query_valid || in->query_valid[i]) && n > 0) {
+            pos += ap_append_ge_i32(r->blk + (int64_t)b * T, n, r->a_min, in->key_valid, cols + pos, ap_cpu_features());
+            *valid += r->n_valid[n];
+        }
         *kept += pos - row_ptr[b];
         row_ptr[b + 1] = pos;
     }

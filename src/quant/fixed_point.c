@@ -65,3 +65,23 @@ int64_t ap_fxp_threshold_code(double th, double unit) {
     while (c < lim && (double)c * unit < th) c++;
     return c;
 }
+
+void ap_fxp_msb_row(const float *x, int32_t n, int32_t bits, int32_t e, int32_t msb_bits, int32_t mult, int32_t add,
+                    int32_t *out) {
+    AP_ASSERT(msb_bits >= 1 && msb_bits <= bits && bits >= 2 && bits <= AP_FXP_MAX_BITS);
+    const double scale = ldexp(1.0, bits - 1 - e), top = (double)((1 << (bits - 1)) - 1);
+    const int32_t shift = bits - msb_bits;
+#pragma omp simd
+    for (int32_t c = 0; c < n; c++) {
+        /* x * 2^k is exact; clamping before rounding gives the same as after
+         * (top is an integer); v +- 1/2 is exact for a float scaled by a power
+         * of two (at most 24 significant bits and |v| <= 2^15), so truncating
+         * it rounds half away from zero, as round() */
+        double v = (double)x[c] * scale;
+        v = v > top ? top : v < -top ? -top : v;
+        const int32_t code = (int32_t)(v + (v < 0.0 ? -0.5 : 0.5));
+        /* floor division by 2^shift: an arithmetic right shift, which GCC and
+         * clang define for negative values (C leaves it to the implementation) */
+        out[c] = (code >> shift) * mult + add;
+    }
+}

@@ -62,4 +62,11 @@ int64_t ap_fxp_threshold_code(double th, double unit);
  * rounds halves to even, which is not this). */
 double ap_round_half_away(double x);
 
+/* out[c] = ap_fxp_msb(ap_fxp_signed(x[c], bits, e), bits, msb_bits) * mult
+ * + add for c < n, in a loop the compiler vectorizes (SPRINT's query and
+ * key codes, a row at a time); the same values (tests/unit/
+ * test_fixed_point.c). */
+void ap_fxp_msb_row(const float *x, int32_t n, int32_t bits, int32_t e, int32_t msb_bits, int32_t mult, int32_t add,
+                    int32_t *out);
+
 #endif

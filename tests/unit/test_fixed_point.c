@@ -89,3 +89,34 @@ TEST(fixed_point_threshold_code_is_exact) {
     }
     CHECK_EQ_INT(bad, 0);
 }
+
+/* ap_fxp_msb_row (vectorized) equals ap_fxp_msb(ap_fxp_signed()) element
+ * by element: ties at half steps both ways, values beyond the range, zero,
+ * tiny values, several widths and binary points. */
+TEST(fxp_msb_row_matches_scalar) {
+    float x[512];
+    int32_t got[512];
+    uint64_t g = 0x1234567ull;
+    for (int t = 0; t < 512; t++) {
+        g = g * 6364136223846793005ull + 1442695040888963407ull;
+        const double u = (double)(g >> 11) / 9007199254740992.0 * 2.0 - 1.0;
+        x[t] = (float)(t % 7 == 0 ? (double)(t / 7 - 36) * 0.0625 /* exact half steps at e = 0 */
+                       : t % 11 == 0 ? u * 1e6
+                       : t % 13 == 0 ? u * 1e-30
+                       : u * 3.0);
+    }
+    x[0] = 0.0f, x[1] = -0.0f, x[2] = 0.03125f, x[3] = -0.03125f;
+    static const int32_t cfg[][3] = {{8, 0, 4}, {8, 2, 4}, {12, 1, 4}, {8, -3, 8}, {16, 2, 5}, {5, 0, 1}};
+    for (size_t k = 0; k < sizeof cfg / sizeof cfg[0]; k++)
+        for (int mid = 0; mid <= 1; mid++) {
+            const int32_t bits = cfg[k][0], e = cfg[k][1], mb = cfg[k][2];
+            ap_fxp_msb_row(x, 512, bits, e, mb, mid + 1, mid, got);
+            int bad = 0;
+            for (int t = 0; t < 512; t++) {
+                const int32_t want = ap_fxp_msb(ap_fxp_signed(x[t], bits, e), bits, mb) * (mid + 1) + mid;
+                if (got[t] != want && bad++ < 3)
+                    ap_test_fail(__FILE__, __LINE__, "bits=%d e=%d msb=%d mid=%d x=%.9g: got %d, want %d", bits, e,
+                                 mb, mid, (double)x[t], got[t], want);
+            }
+        }
+}
