@@ -13,7 +13,9 @@
  *   NAME:...   a method with a fused row-block predictor: per head
  *              rows_prepare, then per block of AP_ROWS_BLOCK query rows
  *              predict_rows and ap_attention_sparse_rows on its row lists.
- * Heads are spread over THREADS OpenMP threads (default 2). Prints one CSV
+ * Work is spread over THREADS OpenMP threads (default 2): one task per head,
+ * or for the dense kernel when the heads do not divide evenly among the
+ * threads (9 on 2), per quarter of a head's query rows. Prints one CSV
  * row per S and method:
  *   S,heads,causal,method,density,ours_ms,pred_ms,gflops,work_mb
  * ours_ms: median wall time of RUNS calls (default 5) after one warm-up;
@@ -64,25 +66,45 @@ struct fused_ws {
     float *sparse;      /* ap_attention_sparse_scratch(d) */
 };
 
+/* Row chunks per head for the dense kernel: 9 heads (SmolLM2's) would
+ * leave one of 2 threads idle for a ninth of the time; SDPA splits heads
+ * and query blocks too. Causal chunks are cheaper early, so they are
+ * scheduled dynamically, the last (largest) first. A fused method keeps
+ * one task per head: its rows_prepare is per head. */
+#define DENSE_CHUNKS 4
+
 /* Runs method m (NULL = dense) once over all heads; pred_only skips the
- * attention. Returns 0, or 1 after printing an error. */
+ * attention. Dense tasks are (head, chunk of query rows): the kernel sees a
+ * chunk as a head of its own (its queries, the keys they can see; the same
+ * arithmetic per row); fused tasks are heads. Returns 0, or 1 after printing
+ * an error. */
 static int run_once(const struct ap_method *m, int pred_only, const float *q, const float *k, const float *v, float *o,
                     int heads, int32_t S, int32_t d, int64_t ld, int causal, int threads, float *scratch, size_t sc,
                     struct fused_ws *ws, int64_t *kept_out, int64_t *valid_out) {
     int64_t kept = 0, valid = 0;
     int failed = 0;
+    const int32_t n_chunks = m || S < DENSE_CHUNKS * 64 || heads % threads == 0 ? 1 : DENSE_CHUNKS;
+    const int32_t chunk_rows = (S + n_chunks - 1) / n_chunks;
+    const int64_t n_tasks = (int64_t)heads * n_chunks;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads) reduction(+ : kept, valid, failed)
-    for (int h = 0; h < heads; h++) {
+    for (int64_t task = 0; task < n_tasks; task++) {
+        const int h = (int)(task % heads);
+        const int32_t c = n_chunks - 1 - (int32_t)(task / heads); /* last (largest causal) chunks first */
+        const int32_t i0 = c * chunk_rows, nb = S - i0 < chunk_rows ? S - i0 : chunk_rows;
         const size_t off = (size_t)h * (size_t)ld * (size_t)d;
-        const struct ap_attn_head hd = {.q = q + off, .k = k + off, .v = v + off, .o = o + off,
-                                        .q_stride = d, .k_stride = d, .v_stride = d, .o_stride = d,
-                                        .n_q = S, .n_k = S, .d = d, .scale = 1.0f / sqrtf((float)d),
-                                        .causal = causal};
+        const float scale = 1.0f / sqrtf((float)d);
         const int tid = omp_get_thread_num();
         if (!m) {
+            const struct ap_attn_head hd = {.q = q + off + (size_t)i0 * d, .k = k + off, .v = v + off,
+                                            .o = o + off + (size_t)i0 * d, .q_stride = d, .k_stride = d,
+                                            .v_stride = d, .o_stride = d, .n_q = nb, .n_k = causal ? i0 + nb : S,
+                                            .d = d, .scale = scale, .causal = causal};
             ap_attention_f32(&hd, NULL, scratch + sc * (size_t)tid, NULL);
             continue;
         }
+        const struct ap_attn_head hd = {.q = q + off, .k = k + off, .v = v + off, .o = o + off, .q_stride = d,
+                                        .k_stride = d, .v_stride = d, .o_stride = d, .n_q = S, .n_k = S, .d = d,
+                                        .scale = scale, .causal = causal};
         const struct ap_method_ops *ops = ap_method_ops_of(m);
         const void *st = ap_method_state(m);
         struct ap_head_inputs in = {.layer = 0, .head = h, .n_layers = 1, .n_heads = heads, .n_q = S, .n_k = S,
@@ -93,13 +115,13 @@ static int run_once(const struct ap_method *m, int pred_only, const float *q, co
             failed++;
             continue;
         }
-        for (int32_t i0 = 0; i0 < S; i0 += AP_ROWS_BLOCK) {
-            const int32_t nb = S - i0 < AP_ROWS_BLOCK ? S - i0 : AP_ROWS_BLOCK;
-            if (ops->predict_rows(st, &in, w->buf, i0, nb, w->row_ptr, w->cols, &kept, &valid) != AP_OK) {
+        for (int32_t r0 = i0; r0 < i0 + nb; r0 += AP_ROWS_BLOCK) {
+            const int32_t n = i0 + nb - r0 < AP_ROWS_BLOCK ? i0 + nb - r0 : AP_ROWS_BLOCK;
+            if (ops->predict_rows(st, &in, w->buf, r0, n, w->row_ptr, w->cols, &kept, &valid) != AP_OK) {
                 failed++;
                 break;
             }
-            if (!pred_only) ap_attention_sparse_rows(&hd, i0, nb, w->row_ptr, w->cols, w->sparse, ap_cpu_features());
+            if (!pred_only) ap_attention_sparse_rows(&hd, r0, n, w->row_ptr, w->cols, w->sparse, ap_cpu_features());
         }
     }
     if (failed) {
