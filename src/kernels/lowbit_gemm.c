@@ -22,6 +22,7 @@
 
 #include "core/arena.h"
 #include "core/error.h"
+#include "kernels/attention.h"
 #include "kernels/lowbit_dot.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -128,6 +129,17 @@ const char *ap_i8_kernel_name(enum ap_i8_kernel kernel) {
 /* ---------------------------------------------------------------- common */
 
 /* One packed block of query rows and what the tiles need. */
+/* Fused selection instead of stored products (ap_i8_select_ge; the
+ * AVX-512 VNNI kernel only): rows relative to the block. */
+struct blk_select {
+    int32_t lo;             /* keep products >= lo */
+    const uint8_t *kv;      /* (n_k) or NULL */
+    const int32_t *n_vis;   /* (rows) keys each row sees */
+    int32_t *cols;          /* (rows, cap) each row's list */
+    int64_t cap;
+    int32_t *counts;        /* (rows) list lengths, updated */
+};
+
 struct blk {
     const uint8_t *qp;        /* (rows rounded up to MR, 4 D4) biased query codes */
     int64_t qs;               /* 4 D4 */
@@ -135,14 +147,15 @@ struct blk {
     int32_t rows, n_k;        /* valid rows of qp, keys to compute */
     int32_t *out;             /* (rows, n_k), row stride ldo */
     int64_t ldo;
+    struct blk_select *sel;   /* NULL: store products */
 };
 
 typedef void (*block_fn)(const struct blk *b);
 
 /* Runs fn over qc (n_q, d) QB rows at a time, the codes biased by `bias`
  * (0, 64 or 128: kernels that multiply unsigned bytes). */
-static void run_blocks(const int8_t *qc, int32_t n_q, const struct ap_i8_keys *k, int32_t n_k, int32_t *out,
-                       int64_t ldo, int32_t bias, block_fn fn) {
+static void run_blocks_sel(const int8_t *qc, int32_t n_q, const struct ap_i8_keys *k, int32_t n_k, int32_t *out,
+                           int64_t ldo, int32_t bias, block_fn fn, const struct blk_select *sel) {
     _Alignas(64) uint8_t qp[(QB + MR_MAX) * 4 * (AP_I8_MAX_D / 4)];
     const int32_t d = k->d;
     const int64_t qs = 4 * (int64_t)k->d4;
@@ -155,10 +168,22 @@ static void run_blocks(const int8_t *qc, int32_t n_q, const struct ap_i8_keys *k
             uint8_t *dst = qp + r * qs;
             for (int32_t c = 0; c < d; c++) dst[c] = (uint8_t)((int32_t)src[c] + bias);
         }
-        const struct blk b = {.qp = qp, .qs = qs, .k = k, .rows = rows, .n_k = n_k, .out = out + (int64_t)i0 * ldo,
-                              .ldo = ldo};
+        struct blk_select bs;
+        if (sel) {
+            bs = *sel;
+            bs.n_vis = sel->n_vis + i0;
+            bs.cols = sel->cols + (int64_t)i0 * sel->cap;
+            bs.counts = sel->counts + i0;
+        }
+        const struct blk b = {.qp = qp, .qs = qs, .k = k, .rows = rows, .n_k = n_k,
+                              .out = out ? out + (int64_t)i0 * ldo : NULL, .ldo = ldo, .sel = sel ? &bs : NULL};
         fn(&b);
     }
+}
+
+static void run_blocks(const int8_t *qc, int32_t n_q, const struct ap_i8_keys *k, int32_t n_k, int32_t *out,
+                       int64_t ldo, int32_t bias, block_fn fn) {
+    run_blocks_sel(qc, n_q, k, n_k, out, ldo, bias, fn, NULL);
 }
 
 static void block_scalar(const int8_t *qc, int32_t n_q, const struct ap_i8_keys *k, int32_t n_k, int32_t *out,
@@ -254,4 +279,31 @@ enum ap_i8_kernel ap_i8_dots_isa(const int8_t *qc, int32_t n_q, const struct ap_
 
 void ap_i8_dots(const int8_t *qc, int32_t n_q, const struct ap_i8_keys *k, int32_t n_k, int32_t *out, int64_t ldo) {
     (void)ap_i8_dots_isa(qc, n_q, k, n_k, out, ldo, ap_cpu_features());
+}
+
+/* -------------------------------------------------------- fused select */
+
+void ap_i8_select_ge(const int8_t *qc, int32_t n_q, const struct ap_i8_keys *k, int32_t n_k, const int32_t *n_vis,
+                     int64_t lo, const uint8_t *key_valid, int32_t *cols, int64_t cap, int32_t *counts,
+                     int32_t *scratch, uint32_t features) {
+    AP_ASSERT(n_k >= 0 && n_k <= k->T && cap >= n_k && n_q >= 0);
+    for (int32_t i = 0; i < n_q; i++) {
+        counts[i] = 0;
+        AP_ASSERT(n_vis[i] <= n_k);
+    }
+    if (n_q == 0 || n_k == 0 || lo > INT32_MAX) return;
+    const int32_t l = lo < INT32_MIN ? INT32_MIN : (int32_t)lo;
+    features &= ap_cpu_features();
+#ifdef AP_I8_X86
+    if ((features & AP_CPU_AVX512F) && (features & AP_CPU_AVX512BW) && (features & AP_CPU_AVX512VNNI)) {
+        const struct blk_select sel = {.lo = l, .kv = key_valid, .n_vis = n_vis, .cols = cols, .cap = cap,
+                                       .counts = counts};
+        run_blocks_sel(qc, n_q, k, n_k, NULL, 0, 128, block_vnni512, &sel);
+        return;
+    }
+#endif
+    (void)ap_i8_dots_isa(qc, n_q, k, n_k, scratch, n_k, features);
+    for (int32_t i = 0; i < n_q; i++)
+        counts[i] = ap_append_ge_i32(scratch + (int64_t)i * n_k, n_vis[i], l, key_valid, cols + (int64_t)i * cap,
+                                     features);
 }

@@ -88,6 +88,17 @@ void ap_i8_dots(const int8_t *qc, int32_t n_q, const struct ap_i8_keys *k, int32
 enum ap_i8_kernel ap_i8_dots_isa(const int8_t *qc, int32_t n_q, const struct ap_i8_keys *k, int32_t n_k,
                                  int32_t *out, int64_t ldo, uint32_t features);
 
+/* The products and a threshold fused: for each row i < n_q, the keys j <
+ * n_vis[i] (<= n_k) whose product with row i is >= lo, and that key_valid
+ * allows when given, ascending into cols + i * cap; counts[i] receives
+ * their number. With AVX-512 VNNI the comparison and the compressing store
+ * happen in the tile's epilogue, so no product is stored; otherwise the
+ * products go to scratch (n_q, n_k) int32 and ap_append_ge_i32 selects.
+ * The same pairs either way (exact integers). */
+void ap_i8_select_ge(const int8_t *qc, int32_t n_q, const struct ap_i8_keys *k, int32_t n_k, const int32_t *n_vis,
+                     int64_t lo, const uint8_t *key_valid, int32_t *cols, int64_t cap, int32_t *counts,
+                     int32_t *scratch, uint32_t features);
+
 /* The kernel's name: "scalar", "avx2", "avx512bw", "avxvnni", "avx512vnni". */
 const char *ap_i8_kernel_name(enum ap_i8_kernel kernel);
 

@@ -453,10 +453,30 @@ static enum ap_status sprint_predict_rows(const void *state, const struct ap_hea
     AP_ASSERT(nb >= 0 && nb <= AP_ROWS_BLOCK && i0 >= 0 && i0 + nb <= in->n_q);
     struct sprint_rows *r = NULL;
     sprint_layout(buf, T, d, &r);
-    const struct msb_block mblk = {.k4 = r->k4, .keys = r->fits_i8 ? &r->keys : NULL, .q8 = r->q8, .T = T, .d = d};
     const int32_t last_blk = load_q4_block(s, in, r->eq, i0, nb, r->q4);
+    int32_t n_vis[AP_ROWS_BLOCK], counts[AP_ROWS_BLOCK];
+    for (int32_t b = 0; b < nb; b++) {
+        const int32_t i = i0 + b;
+        int64_t n64 = in->causal ? (int64_t)i + (T - in->n_q) + 1 : T;
+        n_vis[b] = (in->query_valid && !in->query_valid[i]) ? 0 : n64 > T ? T : n64 < 0 ? 0 : (int32_t)n64;
+    }
+    if (r->fits_i8) { /* products and comparator fused: each row's list at cols + b T, then packed */
+        for (int64_t x = 0; x < (int64_t)nb * d; x++) r->q8[x] = (int8_t)r->q4[x];
+        ap_i8_select_ge(r->q8, nb, &r->keys, last_blk + 1, n_vis, r->a_min, in->key_valid, cols, T, counts, r->blk,
+                        ap_cpu_features());
+        int64_t pos = 0;
+        row_ptr[0] = 0;
+        for (int32_t b = 0; b < nb; b++) {
+            if (pos != (int64_t)b * T) memmove(cols + pos, cols + (int64_t)b * T, sizeof(int32_t) * (size_t)counts[b]);
+            pos += counts[b];
+            row_ptr[b + 1] = pos;
+            *kept += counts[b];
+            *valid += n_vis[b] > 0 ? r->n_valid[n_vis[b]] : 0;
+        }
+        return AP_OK;
+    }
+    const struct msb_block mblk = {.k4 = r->k4, .keys = NULL, .q8 = r->q8, .T = T, .d = d};
     msb_block(&mblk, r->q4, nb, last_blk + 1, r->blk);
-    (void)s;
     int64_t pos = 0;
     row_ptr[0] = 0;
     for (int32_t b = 0; b < nb; b++) {

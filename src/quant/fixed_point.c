@@ -3,6 +3,7 @@
 
 #include <math.h>
 
+#include "attnprune.h"
 #include "core/error.h"
 
 double ap_round_half_away(double x) { return round(x); }
@@ -14,17 +15,28 @@ int32_t ap_fxp_exponent(double max_abs) {
     return (int32_t)e;
 }
 
+/* GCC vectorizes a max reduction under `omp simd`; clang (14) does not
+ * without -ffast-math and warns, so there it is a plain loop. */
+#if defined(__clang__)
+#define OMP_SIMD_MAX_M
+#else
+#define OMP_SIMD_MAX_M _Pragma("omp simd reduction(max : m)")
+#endif
+
 double ap_fxp_max_abs_rows(const float *x, int32_t n, int32_t d, int64_t stride, const uint8_t *row_valid) {
-    double m = 0.0;
+    /* the max of |x| in float is the same number as in double (every float
+     * converts exactly), and the float loop vectorizes */
+    float m = 0.0f;
     for (int32_t i = 0; i < n; i++) {
         if (row_valid && !row_valid[i]) continue;
         const float *r = x + (int64_t)i * stride;
+        OMP_SIMD_MAX_M
         for (int32_t c = 0; c < d; c++) {
-            double a = fabs((double)r[c]);
-            if (a > m) m = a;
+            const float a = fabsf(r[c]);
+            m = a > m ? a : m;
         }
     }
-    return m;
+    return (double)m;
 }
 
 int32_t ap_fxp_signed(double x, int32_t bits, int32_t e) {
@@ -66,9 +78,9 @@ int64_t ap_fxp_threshold_code(double th, double unit) {
     return c;
 }
 
-void ap_fxp_msb_row(const float *x, int32_t n, int32_t bits, int32_t e, int32_t msb_bits, int32_t mult, int32_t add,
-                    int32_t *out) {
-    AP_ASSERT(msb_bits >= 1 && msb_bits <= bits && bits >= 2 && bits <= AP_FXP_MAX_BITS);
+/* The body of ap_fxp_msb_row, compiled per ISA below. */
+static inline __attribute__((always_inline)) void msb_row(const float *x, int32_t n, int32_t bits, int32_t e,
+                                                          int32_t msb_bits, int32_t mult, int32_t add, int32_t *out) {
     const double scale = ldexp(1.0, bits - 1 - e), top = (double)((1 << (bits - 1)) - 1);
     const int32_t shift = bits - msb_bits;
 #pragma omp simd
@@ -84,4 +96,35 @@ void ap_fxp_msb_row(const float *x, int32_t n, int32_t bits, int32_t e, int32_t 
          * clang define for negative values (C leaves it to the implementation) */
         out[c] = (code >> shift) * mult + add;
     }
+}
+
+typedef void (*msb_row_fn)(const float *, int32_t, int32_t, int32_t, int32_t, int32_t, int32_t, int32_t *);
+
+static void msb_row_base(const float *x, int32_t n, int32_t bits, int32_t e, int32_t msb_bits, int32_t mult,
+                         int32_t add, int32_t *out) {
+    msb_row(x, n, bits, e, msb_bits, mult, add, out);
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("avx2"))) static void msb_row_avx2(const float *x, int32_t n, int32_t bits, int32_t e,
+                                                         int32_t msb_bits, int32_t mult, int32_t add, int32_t *out) {
+    msb_row(x, n, bits, e, msb_bits, mult, add, out);
+}
+__attribute__((target("avx512f"))) static void msb_row_avx512(const float *x, int32_t n, int32_t bits, int32_t e,
+                                                              int32_t msb_bits, int32_t mult, int32_t add,
+                                                              int32_t *out) {
+    msb_row(x, n, bits, e, msb_bits, mult, add, out);
+}
+#endif
+
+void ap_fxp_msb_row(const float *x, int32_t n, int32_t bits, int32_t e, int32_t msb_bits, int32_t mult, int32_t add,
+                    int32_t *out) {
+    AP_ASSERT(msb_bits >= 1 && msb_bits <= bits && bits >= 2 && bits <= AP_FXP_MAX_BITS);
+    msb_row_fn fn = msb_row_base;
+#if defined(__x86_64__) && defined(__GNUC__)
+    const uint32_t f = ap_cpu_features();
+    if (f & AP_CPU_AVX512F) fn = msb_row_avx512;
+    else if (f & AP_CPU_AVX2) fn = msb_row_avx2;
+#endif
+    fn(x, n, bits, e, msb_bits, mult, add, out);
 }
