@@ -165,3 +165,57 @@ TEST(lowbit_gemm_pack_arguments) {
     CHECK_EQ_INT(out, 2); /* -1 + 2 - 3 + 4 */
     ap_i8_keys_free(&keys);
 }
+
+/* ap_i8_select_ge (products and threshold fused) against a loop written
+ * here: every kernel the CPU has (forced through the feature mask), rows
+ * seeing different numbers of keys (0 .. n_k), padding keys, thresholds
+ * from "everything" to "nothing", odd sizes. */
+TEST(lowbit_select_ge_matches_loop) {
+    static const int32_t dims[] = {1, 7, 64, 65};
+    static const int32_t keys[] = {1, 17, 300};
+    const int32_t n_q = 37;
+    for (int a = 0; a < 4; a++)
+        for (int b = 0; b < 3; b++) {
+            const int32_t d = dims[a], T = keys[b];
+            int8_t *q = malloc((size_t)n_q * (size_t)d), *kc = malloc((size_t)T * (size_t)d);
+            uint8_t *kv = malloc((size_t)T);
+            int32_t *cols = malloc(sizeof(int32_t) * (size_t)n_q * (size_t)T);
+            int32_t *scratch = malloc(sizeof(int32_t) * (size_t)n_q * (size_t)T);
+            int32_t n_vis[37], counts[37];
+            REQUIRE(q && kc && kv && cols && scratch);
+            fill(q, (int64_t)n_q * d, -8, 7);
+            fill(kc, (int64_t)T * d, -8, 7);
+            for (int32_t j = 0; j < T; j++) kv[j] = rnd() % 7 != 0;
+            for (int32_t i = 0; i < n_q; i++) n_vis[i] = i == 0 ? 0 : (int32_t)(rnd() % (uint32_t)(T + 1));
+            struct ap_i8_keys k;
+            CHECK_STATUS(ap_i8_keys_pack(kc, T, d, &k), AP_OK);
+            static const int64_t los[] = {-((int64_t)1 << 40), -3, 0, 5, 40, (int64_t)1 << 40};
+            for (int v = 0; v < N_VARIANTS; v++) {
+                if (!has(variants[v].mask)) continue;
+                for (int li = 0; li < 6; li++)
+                    for (int with_kv = 0; with_kv <= 1; with_kv++) {
+                        ap_i8_select_ge(q, n_q, &k, T, n_vis, los[li], with_kv ? kv : NULL, cols, T, counts, scratch,
+                                        variants[v].mask);
+                        int bad = 0;
+                        for (int32_t i = 0; i < n_q; i++) {
+                            int32_t e = 0;
+                            for (int32_t j = 0; j < n_vis[i]; j++) {
+                                int32_t dot = 0;
+                                for (int32_t c = 0; c < d; c++)
+                                    dot += (int32_t)q[(int64_t)i * d + c] * kc[(int64_t)j * d + c];
+                                if (dot >= los[li] && (!with_kv || kv[j])) {
+                                    bad += e >= counts[i] || cols[(int64_t)i * T + e] != j;
+                                    e++;
+                                }
+                            }
+                            bad += e != counts[i];
+                        }
+                        if (bad)
+                            ap_test_fail(__FILE__, __LINE__, "select: kernel mask %#x d=%d T=%d lo=%lld kv=%d: %d bad",
+                                         variants[v].mask, d, T, (long long)los[li], with_kv, bad);
+                    }
+            }
+            ap_i8_keys_free(&k);
+            free(q), free(kc), free(kv), free(cols), free(scratch);
+        }
+}
