@@ -18,6 +18,7 @@
  * threads (9 on 2), per quarter of a head's query rows. Prints one CSV
  * row per S and method:
  *   S,heads,causal,method,density,ours_ms,pred_ms,gflops,work_mb
+ * (method quoted: a spec may hold commas)
  * ours_ms: median wall time of RUNS calls (default 5) after one warm-up;
  * pred_ms: the same for the predictor alone (prepare + predict_rows; 0 for
  * dense); density: kept / valid pairs; gflops: 4 d flops per visible pair
@@ -252,7 +253,7 @@ int main(int argc, char **argv) {
                 }
             const double med = median(ms, runs), pmed = m ? median(pms, runs) : 0.0;
             const double dens = m && valid > 0 ? (double)kept / (double)valid : 1.0;
-            printf("%d,%d,%d,%s,%.4f,%.3f,%.3f,%.1f,%.2f\n", S, heads, causal, specs[a], dens, med, pmed,
+            printf("%d,%d,%d,\"%s\",%.4f,%.3f,%.3f,%.1f,%.2f\n", S, heads, causal, specs[a], dens, med, pmed,
                    4.0 * d * pairs * heads / (med * 1e-3) * 1e-9, work / 1048576.0);
             fflush(stdout);
             for (int t = 0; ws && t < threads; t++) free(ws[t].buf), free(ws[t].cols), free(ws[t].sparse);

@@ -82,4 +82,10 @@ with open(sys.argv[3], "w", newline="") as f:
         w.writerow([s, h, c, data, method, dens, ours, pred, f"{t:.3f}", f"{t / float(ours):.3f}", f"{frac:.3f}", work])
 PY
 mv -f "$OUT.tmp" "$OUT"
-column -s, -t <"$OUT"
+.venv/bin/python - "$OUT" <<'PY'
+import csv, sys
+rows = list(csv.reader(open(sys.argv[1])))
+w = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+for r in rows:
+    print("  ".join(c.ljust(w[i]) for i, c in enumerate(r)).rstrip())
+PY
