@@ -242,7 +242,7 @@ static enum ap_status alloc_scratch(struct ap_model *m, struct ap_llama *ll) {
                    ap_arena_size_of(C) + 2 * ap_arena_size_of(C * half * sizeof(float)) +
                    3 * ap_arena_size_of(S * D * sizeof(float)) + 2 * ap_arena_size_of(S * H * d * sizeof(float)) +
                    2 * ap_arena_size_of(S * G * d * sizeof(float)) + 2 * ap_arena_size_of(S * I * sizeof(float)) +
-                   ap_arena_size_of(nt * S * C) + ap_arena_size_of(nt * ap_attention_f32_scratch((int32_t)S, (int32_t)C, (int32_t)d) * sizeof(float)) +
+                   ap_arena_size_of(nt * ap_attention_f32_scratch((int32_t)S, (int32_t)C, (int32_t)d) * sizeof(float)) +
                    2 * ap_arena_size_of(nt * C * d * sizeof(float)) +
                    2 * ap_arena_size_of(H * C * sizeof(double)) +
                    ap_arena_size_of(H * sizeof(double)) + ap_arena_size_of(C) + ap_arena_size_of(H);
@@ -264,7 +264,7 @@ static enum ap_status alloc_scratch(struct ap_model *m, struct ap_llama *ll) {
     ll->v = ap_arena_floats(a, S * G * d);
     ll->gate = ap_arena_floats(a, S * I);
     ll->up = ap_arena_floats(a, S * I);
-    ll->masks = ap_arena_alloc(a, nt * S * C);
+    ll->masks = NULL; /* allocated on first use: only a method that decides whole masks needs them */
     ll->scratch_len = ap_attention_f32_scratch((int32_t)S, (int32_t)C, (int32_t)d);
     ll->scores = ap_arena_floats(a, nt * ll->scratch_len);
     ll->k_eff = ap_arena_floats(a, nt * C * d);
@@ -314,6 +314,7 @@ enum ap_status ap_llama_load(struct ap_model *m, const char *path, struct ap_mod
 void ap_llama_free(struct ap_llama *ll) {
     if (!ll) return;
     ap_aligned_free(ll->weights);
+    free(ll->masks);
     free(ll->layers);
     ap_gguf_close(ll->gguf);
     free(ll);
@@ -378,6 +379,11 @@ static enum ap_status attention_layer(struct ap_model *m, int32_t layer, int32_t
     if (fused) {
         enum ap_status st = ap_fused_reserve(m, m->s_cap, ll->cap);
         if (st != AP_OK) return st;
+    } else if (strcmp(ops->name, "dense") != 0 && !ll->masks) { /* dense asks for no mask */
+        /* (n_threads, S_cap, C) bytes, quadratic in the context: only for the mask path */
+        const size_t bytes = (size_t)m->n_threads * (size_t)m->s_cap * (size_t)ll->cap;
+        ll->masks = malloc(bytes);
+        if (!ll->masks) return ap_error(AP_ERR_NOMEM, "out of memory for %zu bytes of attention masks", bytes);
     }
     enum ap_status status = AP_OK;
     char message[1024] = "";

@@ -49,7 +49,8 @@ struct ap_llama {
     /* activations for up to s_cap new tokens at once */
     float *x, *xn, *q, *k, *v, *ctx, *tmp;  /* (S_cap, D) or (S_cap, H d) / (S_cap, G d) */
     float *gate, *up;                       /* (S_cap, I) */
-    uint8_t *masks;            /* (n_threads, S_cap, C) per-thread mask buffers for methods */
+    uint8_t *masks;            /* (n_threads, S_cap, C) per-thread mask buffers for methods that decide
+                                  whole masks (the mask path), allocated on first use; NULL before */
     float *scores;             /* (n_threads, scratch_len) per-thread kernel scratch */
     size_t scratch_len;        /* floats of it per thread: ap_attention_f32_scratch(S_cap, C) */
     float *k_eff, *v_eff;      /* (n_threads, C, d) quantized K/V a method may hand back in a decode step */
