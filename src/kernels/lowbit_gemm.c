@@ -68,15 +68,20 @@ static void pack_into(const int8_t *codes, int32_t T, int32_t d, unsigned char *
     for (int32_t j = 0; j < T; j++) {
         const int8_t *src = codes + (int64_t)j * d;
         int8_t *dst = out->packed + (int64_t)(j / AP_I8_KEY_GROUP) * d4 * 64 + (j % AP_I8_KEY_GROUP) * 4;
-        int32_t sum = 0;
+        int32_t sum = 0, lo = INT8_MAX, hi = INT8_MIN;
         for (int32_t c = 0; c < d; c++) {
             const int32_t v = src[c];
-            dst[(int64_t)(c / 4) * 64 + c % 4] = (int8_t)v;
             sum += v;
-            if (v < cmin) cmin = v;
-            if (v > cmax) cmax = v;
+            lo = v < lo ? v : lo;
+            hi = v > hi ? v : hi;
         }
+        /* four codes at a time: codes 4c .. 4c + 3 of a key are one 4-byte word of its line */
+        int32_t c = 0;
+        for (; c + 4 <= d; c += 4) memcpy(dst + (int64_t)(c / 4) * 64, src + c, 4);
+        for (; c < d; c++) dst[(int64_t)(c / 4) * 64 + c % 4] = src[c];
         out->ksum[j] = sum;
+        if (lo < cmin) cmin = lo;
+        if (hi > cmax) cmax = hi;
     }
     out->cmin = cmin;
     out->cmax = cmax;
