@@ -114,22 +114,39 @@ static enum ap_status leopard_calibrate(void *state, const struct ap_score_quant
     return ap_thresholds_calibrate(&((struct leopard *)state)->th, layers, n_layers, "leopard", note, cap);
 }
 
-static enum ap_status leopard_predict(const void *state, const struct ap_head_inputs *in, struct ap_head_output *out) {
-    const struct leopard *s = state;
+/* Steps 1-2 and the keys of step 3 for one head, shared by predict and the
+ * fused path: the threshold of the layer, the binary points of Q and K
+ * (one per tensor of the head), the threshold in integer units of the
+ * dot product, and K in sign-magnitude (kmag, kneg (T, d); zeros for
+ * padding keys, never read). */
+static enum ap_status head_setup(const struct leopard *s, const struct ap_head_inputs *in, int32_t *eq,
+                                 int64_t *th_code, int32_t *kmag, uint8_t *kneg) {
     const int32_t S = in->n_q, T = in->n_k, d = in->d, n = s->k_bits - 1;
     double th = 0.0;
     enum ap_status st = ap_thresholds_get(&s->th, in->layer, in->n_layers, &th);
     if (st != AP_OK) return st;
+    *eq = ap_fxp_exponent(ap_fxp_max_abs_rows(in->q, S, d, in->q_stride, in->query_valid));
+    const int32_t ek = ap_fxp_exponent(ap_fxp_max_abs_rows(in->k, T, d, in->k_stride, in->key_valid));
+    *th_code = ap_fxp_threshold_code(th, ldexp((double)in->scale, *eq - (s->q_bits - 1) + ek - n));
+    for (int32_t j = 0; j < T; j++) {
+        if (in->key_valid && !in->key_valid[j]) {
+            memset(kmag + (int64_t)j * d, 0, sizeof(int32_t) * (size_t)d);
+            memset(kneg + (int64_t)j * d, 0, (size_t)d);
+            continue;
+        }
+        const float *k = in->k + (int64_t)j * in->k_stride;
+        for (int32_t c = 0; c < d; c++)
+            kmag[(int64_t)j * d + c] = ap_fxp_sign_magnitude(k[c], s->k_bits, ek, &kneg[(int64_t)j * d + c]);
+    }
+    return AP_OK;
+}
+
+static enum ap_status leopard_predict(const void *state, const struct ap_head_inputs *in, struct ap_head_output *out) {
+    const struct leopard *s = state;
+    const int32_t S = in->n_q, T = in->n_k, d = in->d, n = s->k_bits - 1;
     if (d < 1 || d > AP_ATTN_MAX_HEAD_DIM)
         return ap_error(AP_ERR_UNSUPPORTED, "head dimension %d outside 1..%d", d, AP_ATTN_MAX_HEAD_DIM);
     if (!out->mask) return ap_error(AP_ERR_INVALID_ARG, "no mask buffer given");
-
-    /* 1. fixed point: one binary point per tensor of the head */
-    const int32_t eq = ap_fxp_exponent(ap_fxp_max_abs_rows(in->q, S, d, in->q_stride, in->query_valid));
-    const int32_t ek = ap_fxp_exponent(ap_fxp_max_abs_rows(in->k, T, d, in->k_stride, in->key_valid));
-    /* 2. the threshold in integer units of the dot product */
-    const double unit = ldexp((double)in->scale, eq - (s->q_bits - 1) + ek - n);
-    const int64_t th_code = ap_fxp_threshold_code(th, unit);
 
     int32_t *kmag = malloc(sizeof(int32_t) * (size_t)T * (size_t)d); /* (T, d) */
     uint8_t *kneg = malloc((size_t)T * (size_t)d);                   /* (T, d) */
@@ -138,15 +155,14 @@ static enum ap_status leopard_predict(const void *state, const struct ap_head_in
         free(kneg);
         return ap_error(AP_ERR_NOMEM, "out of memory for %d quantized keys", T);
     }
-    for (int32_t j = 0; j < T; j++) {
-        if (in->key_valid && !in->key_valid[j]) { /* zeros, never read */
-            memset(kmag + (int64_t)j * d, 0, sizeof(int32_t) * (size_t)d);
-            memset(kneg + (int64_t)j * d, 0, (size_t)d);
-            continue;
-        }
-        const float *k = in->k + (int64_t)j * in->k_stride;
-        for (int32_t c = 0; c < d; c++)
-            kmag[(int64_t)j * d + c] = ap_fxp_sign_magnitude(k[c], s->k_bits, ek, &kneg[(int64_t)j * d + c]);
+    /* 1-2. binary points, the threshold in integer units, the keys */
+    int32_t eq = 0;
+    int64_t th_code = 0;
+    enum ap_status st = head_setup(s, in, &eq, &th_code, kmag, kneg);
+    if (st != AP_OK) {
+        free(kmag);
+        free(kneg);
+        return st;
     }
 
     /* 3. bit-serial decisions: a block of rows at a time through sgemm when
@@ -296,27 +312,13 @@ static size_t leopard_rows_bytes(const void *state, int32_t n_q, int32_t n_k, in
 /* Steps 1-2 (binary points over the whole head, as predict) and the keys. */
 static enum ap_status leopard_rows_prepare(const void *state, const struct ap_head_inputs *in, void *buf) {
     const struct leopard *s = state;
-    const int32_t S = in->n_q, T = in->n_k, d = in->d, n = s->k_bits - 1;
-    double th = 0.0;
-    enum ap_status st = ap_thresholds_get(&s->th, in->layer, in->n_layers, &th);
-    if (st != AP_OK) return st;
+    const int32_t T = in->n_k, d = in->d, n = s->k_bits - 1;
     if (d < 1 || d > AP_ATTN_MAX_HEAD_DIM)
         return ap_error(AP_ERR_UNSUPPORTED, "head dimension %d outside 1..%d", d, AP_ATTN_MAX_HEAD_DIM);
     struct leopard_rows *r = NULL;
     leopard_layout(s, buf, T, d, &r);
-    r->eq = ap_fxp_exponent(ap_fxp_max_abs_rows(in->q, S, d, in->q_stride, in->query_valid));
-    const int32_t ek = ap_fxp_exponent(ap_fxp_max_abs_rows(in->k, T, d, in->k_stride, in->key_valid));
-    r->th_code = ap_fxp_threshold_code(th, ldexp((double)in->scale, r->eq - (s->q_bits - 1) + ek - n));
-    for (int32_t j = 0; j < T; j++) {
-        if (in->key_valid && !in->key_valid[j]) {
-            memset(r->kmag + (int64_t)j * d, 0, sizeof(int32_t) * (size_t)d);
-            memset(r->kneg + (int64_t)j * d, 0, (size_t)d);
-            continue;
-        }
-        const float *k = in->k + (int64_t)j * in->k_stride;
-        for (int32_t c = 0; c < d; c++)
-            r->kmag[(int64_t)j * d + c] = ap_fxp_sign_magnitude(k[c], s->k_bits, ek, &r->kneg[(int64_t)j * d + c]);
-    }
+    enum ap_status st = head_setup(s, in, &r->eq, &r->th_code, r->kmag, r->kneg);
+    if (st != AP_OK) return st;
     r->blocked = ap_bs_rows_exact(d, (int64_t)1 << (s->q_bits - 1), n, s->B);
     if (r->blocked) ap_bs_keys_prepare(&r->kk, r->kmag, r->kneg, T, d, n, s->B, r->kf);
     return AP_OK;
