@@ -210,24 +210,81 @@ static int32_t load_q4_block(const struct sprint *s, const struct ap_head_inputs
     return last > T - 1 ? T - 1 : last;
 }
 
-static enum ap_status sprint_predict(const void *state, const struct ap_head_inputs *in, struct ap_head_output *out) {
-    const struct sprint *s = state;
-    const int32_t S = in->n_q, T = in->n_k, d = in->d, db = s->data_bits, mb = s->msb_bits;
+/* Steps 1-3's set-up for one head, shared by predict and the fused path. */
+struct sprint_head {
+    int32_t eq;      /* binary point of Q */
+    int32_t fits_i8; /* key codes fit int8: products by ap_i8_dots */
+    int64_t range;   /* the products' full scale over the valid pairs (b > 0) */
+    int64_t th_code; /* the comparator as a threshold on output codes */
+};
+
+/* Fills *h and the key codes k4 (T, d), and when they fit int8 packs them
+ * (from k8 (T, d)) into *keys: into kmem when given (ap_i8_keys_pack_into),
+ * else allocated (the caller frees with ap_i8_keys_free). The full scale is
+ * taken over blocks of `rows` query rows with the scratch q4, q8 (rows, d)
+ * and blk (rows, T). */
+static enum ap_status head_setup(const struct sprint *s, const struct ap_head_inputs *in, int32_t rows, int16_t *k4,
+                                 int8_t *k8, void *kmem, struct ap_i8_keys *keys, int32_t *q4, int8_t *q8, int32_t *blk,
+                                 struct sprint_head *h) {
+    const int32_t S = in->n_q, T = in->n_k, d = in->d, db = s->data_bits, mb = s->msb_bits, mid = s->msb_mid;
     double th = 0.0;
     enum ap_status st = ap_thresholds_get(&s->th, in->layer, in->n_layers, &th);
     if (st != AP_OK) return st;
-    if (d < 1 || d > AP_ATTN_MAX_HEAD_DIM)
-        return ap_error(AP_ERR_UNSUPPORTED, "head dimension %d outside 1..%d", d, AP_ATTN_MAX_HEAD_DIM);
-    if (!out->mask) return ap_error(AP_ERR_INVALID_ARG, "no mask buffer given");
-
     /* 1. data_bits fixed point, then the msb_bits MSBs x4 = floor(x8 / 2^(db - mb)),
      * whose step is 2^(e - mb + 1). With msb=mid the code used is 2 x4 + 1 in
      * half steps, the middle of [x4, x4 + 1): one unit of the product is then
      * a quarter of the floor model's. */
-    const int32_t eq = ap_fxp_exponent(ap_fxp_max_abs_rows(in->q, S, d, in->q_stride, in->query_valid));
+    h->eq = ap_fxp_exponent(ap_fxp_max_abs_rows(in->q, S, d, in->q_stride, in->query_valid));
     const int32_t ek = ap_fxp_exponent(ap_fxp_max_abs_rows(in->k, T, d, in->k_stride, in->key_valid));
-    const int32_t mid = s->msb_mid;
-    const double unit = ldexp((double)in->scale, (eq - mb + 1) + (ek - mb + 1) - (mid ? 2 : 0));
+    const double unit = ldexp((double)in->scale, (h->eq - mb + 1) + (ek - mb + 1) - (mid ? 2 : 0));
+    for (int32_t j = 0; j < T; j++) {
+        int16_t *kj = k4 + (int64_t)j * d;
+        if (in->key_valid && !in->key_valid[j]) {
+            memset(kj, 0, sizeof(int16_t) * (size_t)d);
+            continue;
+        }
+        ap_fxp_msb_row(in->k + (int64_t)j * in->k_stride, d, db, ek, mb, mid + 1, mid, q4); /* q4: d scratch */
+        for (int32_t c = 0; c < d; c++) kj[c] = (int16_t)q4[c];
+    }
+    /* codes lie in [lo, hi]: the msb_bits two's complement range, x2 + 1
+     * with mid */
+    const int32_t code_lo = -(1 << (mb - 1)) * (mid + 1) + mid, code_hi = ((1 << (mb - 1)) - 1) * (mid + 1) + mid;
+    h->fits_i8 = code_lo >= INT8_MIN && code_hi <= INT8_MAX;
+    if (h->fits_i8) {
+        for (int64_t x = 0; x < (int64_t)T * d; x++) k8[x] = (int8_t)k4[x];
+        st = kmem ? ap_i8_keys_pack_into(k8, T, d, kmem, keys) : ap_i8_keys_pack(k8, T, d, keys);
+        if (st != AP_OK) return st;
+    }
+    const struct msb_block mblk = {.k4 = k4, .keys = h->fits_i8 ? keys : NULL, .q8 = q8, .T = T, .d = d};
+    /* 2. full scale of the crossbar output over the head's valid pairs */
+    h->range = 0;
+    if (s->b > 0)
+        for (int32_t i0 = 0; i0 < S; i0 += rows) {
+            const int32_t n_rows = S - i0 < rows ? S - i0 : rows;
+            const int32_t last_blk = load_q4_block(s, in, h->eq, i0, n_rows, q4);
+            msb_block(&mblk, q4, n_rows, last_blk + 1, blk);
+            for (int32_t r = 0; r < n_rows; r++)
+                for (int32_t j = 0; j <= last_blk; j++) {
+                    if (!ap_head_pair_valid(in, i0 + r, j)) continue;
+                    int64_t a = blk[(int64_t)r * T + j];
+                    if (a < 0) a = -a;
+                    if (a > h->range) h->range = a;
+                }
+        }
+    /* 3. the comparator, as a threshold on codes */
+    const int32_t levels = s->b > 0 ? ap_analog_output_levels(s->b) : 0;
+    h->th_code = s->b > 0 ? ap_fxp_threshold_code(th, (double)h->range / levels * unit)
+                          : ap_fxp_threshold_code(th, unit);
+    return AP_OK;
+}
+
+static enum ap_status sprint_predict(const void *state, const struct ap_head_inputs *in, struct ap_head_output *out) {
+    const struct sprint *s = state;
+    const int32_t S = in->n_q, T = in->n_k, d = in->d;
+    if (d < 1 || d > AP_ATTN_MAX_HEAD_DIM)
+        return ap_error(AP_ERR_UNSUPPORTED, "head dimension %d outside 1..%d", d, AP_ATTN_MAX_HEAD_DIM);
+    if (!out->mask) return ap_error(AP_ERR_INVALID_ARG, "no mask buffer given");
+
     /* scratch: key codes (T, d) int16 and int8, a block's query codes
      * (ROWS, d) int32 and int8, its products (ROWS, T) int32, 2 T bytes */
     const size_t bytes = (sizeof(int16_t) + 1) * (size_t)T * (size_t)d +
@@ -241,45 +298,18 @@ static enum ap_status sprint_predict(const void *state, const struct ap_head_inp
     int8_t *k8 = (int8_t *)(k4 + (int64_t)T * d);                  /* (T, d) */
     int8_t *q8 = k8 + (int64_t)T * d;                              /* (ROWS, d) */
     uint8_t *scratch = (uint8_t *)(q8 + (int64_t)SPRINT_ROWS * d); /* (2 T) */
-    for (int32_t j = 0; j < T; j++) {
-        const float *k = in->k + (int64_t)j * in->k_stride;
-        const int valid = !in->key_valid || in->key_valid[j];
-        for (int32_t c = 0; c < d; c++)
-            k4[(int64_t)j * d + c] =
-                valid ? (int16_t)(ap_fxp_msb(ap_fxp_signed(k[c], db, ek), db, mb) * (mid + 1) + mid) : 0;
-    }
-    /* codes lie in [lo, hi]: the msb_bits two's complement range, x2 + 1
-     * with mid */
-    const int32_t code_lo = -(1 << (mb - 1)) * (mid + 1) + mid, code_hi = ((1 << (mb - 1)) - 1) * (mid + 1) + mid;
+    /* 1-3. binary points, key codes, the output's full scale, the threshold code */
     struct ap_i8_keys keys = {0};
-    const int fits_i8 = code_lo >= INT8_MIN && code_hi <= INT8_MAX;
-    if (fits_i8) {
-        for (int64_t x = 0; x < (int64_t)T * d; x++) k8[x] = (int8_t)k4[x];
-        if ((st = ap_i8_keys_pack(k8, T, d, &keys)) != AP_OK) {
-            free(buf);
-            return st;
-        }
+    struct sprint_head hd;
+    enum ap_status st = head_setup(s, in, SPRINT_ROWS, k4, k8, NULL, &keys, q4, q8, blk, &hd);
+    if (st != AP_OK) {
+        ap_i8_keys_free(&keys);
+        free(buf);
+        return st;
     }
-    const struct msb_block mblk = {.k4 = k4, .keys = fits_i8 ? &keys : NULL, .q8 = q8, .T = T, .d = d};
-    /* 2. full scale of the crossbar output over the head's valid pairs */
-    int64_t range = 0;
-    if (s->b > 0)
-        for (int32_t i0 = 0; i0 < S; i0 += SPRINT_ROWS) {
-            const int32_t n_rows = S - i0 < SPRINT_ROWS ? S - i0 : SPRINT_ROWS;
-            const int32_t last_blk = load_q4_block(s, in, eq, i0, n_rows, q4);
-            msb_block(&mblk, q4, n_rows, last_blk + 1, blk);
-            for (int32_t r = 0; r < n_rows; r++)
-                for (int32_t j = 0; j <= last_blk; j++) {
-                    if (!ap_head_pair_valid(in, i0 + r, j)) continue;
-                    int64_t a = blk[(int64_t)r * T + j];
-                    if (a < 0) a = -a;
-                    if (a > range) range = a;
-                }
-        }
-    /* 3. the comparator, as a threshold on codes */
-    const int32_t levels = s->b > 0 ? ap_analog_output_levels(s->b) : 0;
-    const int64_t th_code = s->b > 0 ? ap_fxp_threshold_code(th, (double)range / levels * unit)
-                                     : ap_fxp_threshold_code(th, unit);
+    const int32_t eq = hd.eq;
+    const int64_t range = hd.range, th_code = hd.th_code;
+    const struct msb_block mblk = {.k4 = k4, .keys = hd.fits_i8 ? &keys : NULL, .q8 = q8, .T = T, .d = d};
     int64_t kept = 0, valid = 0;
     for (int32_t i0 = 0; i0 < S; i0 += SPRINT_ROWS) {
         const int32_t n_rows = S - i0 < SPRINT_ROWS ? S - i0 : SPRINT_ROWS;
@@ -379,50 +409,15 @@ static size_t sprint_rows_bytes(const void *state, int32_t n_q, int32_t n_k, int
  * when b > 0) and the threshold code. */
 static enum ap_status sprint_rows_prepare(const void *state, const struct ap_head_inputs *in, void *buf) {
     const struct sprint *s = state;
-    const int32_t S = in->n_q, T = in->n_k, d = in->d, db = s->data_bits, mb = s->msb_bits, mid = s->msb_mid;
-    double th = 0.0;
-    enum ap_status st = ap_thresholds_get(&s->th, in->layer, in->n_layers, &th);
-    if (st != AP_OK) return st;
+    const int32_t T = in->n_k, d = in->d;
     if (d < 1 || d > AP_ATTN_MAX_HEAD_DIM)
         return ap_error(AP_ERR_UNSUPPORTED, "head dimension %d outside 1..%d", d, AP_ATTN_MAX_HEAD_DIM);
     struct sprint_rows *r = NULL;
     sprint_layout(buf, T, d, &r);
-    r->eq = ap_fxp_exponent(ap_fxp_max_abs_rows(in->q, S, d, in->q_stride, in->query_valid));
-    const int32_t ek = ap_fxp_exponent(ap_fxp_max_abs_rows(in->k, T, d, in->k_stride, in->key_valid));
-    const double unit = ldexp((double)in->scale, (r->eq - mb + 1) + (ek - mb + 1) - (mid ? 2 : 0));
-    for (int32_t j = 0; j < T; j++) {
-        int16_t *k4 = r->k4 + (int64_t)j * d;
-        if (in->key_valid && !in->key_valid[j]) {
-            memset(k4, 0, sizeof(int16_t) * (size_t)d);
-            continue;
-        }
-        ap_fxp_msb_row(in->k + (int64_t)j * in->k_stride, d, db, ek, mb, mid + 1, mid, r->blk); /* blk: scratch */
-        for (int32_t c = 0; c < d; c++) k4[c] = (int16_t)r->blk[c];
-    }
-    const int32_t code_lo = -(1 << (mb - 1)) * (mid + 1) + mid, code_hi = ((1 << (mb - 1)) - 1) * (mid + 1) + mid;
-    r->fits_i8 = code_lo >= INT8_MIN && code_hi <= INT8_MAX;
-    if (r->fits_i8) {
-        for (int64_t x = 0; x < (int64_t)T * d; x++) r->k8[x] = (int8_t)r->k4[x];
-        if ((st = ap_i8_keys_pack_into(r->k8, T, d, r->kmem, &r->keys)) != AP_OK) return st;
-    }
-    const struct msb_block mblk = {.k4 = r->k4, .keys = r->fits_i8 ? &r->keys : NULL, .q8 = r->q8, .T = T, .d = d};
-    r->range = 0;
-    if (s->b > 0)
-        for (int32_t i0 = 0; i0 < S; i0 += AP_ROWS_BLOCK) {
-            const int32_t n_rows = S - i0 < AP_ROWS_BLOCK ? S - i0 : AP_ROWS_BLOCK;
-            const int32_t last_blk = load_q4_block(s, in, r->eq, i0, n_rows, r->q4);
-            msb_block(&mblk, r->q4, n_rows, last_blk + 1, r->blk);
-            for (int32_t b = 0; b < n_rows; b++)
-                for (int32_t j = 0; j <= last_blk; j++) {
-                    if (!ap_head_pair_valid(in, i0 + b, j)) continue;
-                    int64_t a = r->blk[(int64_t)b * T + j];
-                    if (a < 0) a = -a;
-                    if (a > r->range) r->range = a;
-                }
-        }
-    const int32_t levels = s->b > 0 ? ap_analog_output_levels(s->b) : 0;
-    r->th_code = s->b > 0 ? ap_fxp_threshold_code(th, (double)r->range / levels * unit)
-                          : ap_fxp_threshold_code(th, unit);
+    struct sprint_head hd;
+    enum ap_status st = head_setup(s, in, AP_ROWS_BLOCK, r->k4, r->k8, r->kmem, &r->keys, r->q4, r->q8, r->blk, &hd);
+    if (st != AP_OK) return st;
+    r->eq = hd.eq, r->fits_i8 = hd.fits_i8, r->range = hd.range, r->th_code = hd.th_code;
     /* code(a) is non-decreasing in a, so the kept products are those >= the
      * smallest a that passes (binary search over [-range, range]; b = 0:
      * code(a) = a) */
