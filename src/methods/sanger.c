@@ -131,6 +131,38 @@ static inline double divisor(double norm) { return norm > 0.0 ? norm : 1.0; }
 /* Contract: see method.h. Scratch is O(T (d + ROWS)) bytes, allocated per
  * call. The dot products of the codes are exact int32 (ap_i8_dots: integer
  * SIMD, the key codes packed once per head). */
+/* The quantizers of one head, shared by predict and the fused path: key
+ * norms nk (T, double; padding keys untouched) and, when nq is given, query
+ * norms (S); the ranges max|x| over the valid (normalized) rows unless
+ * given; the steps *gq, *gk; the key codes kc (T, d; zeros for padding). */
+static void head_quantizers(const struct sanger_state *s, const struct ap_head_inputs *in, double *nk, double *nq,
+                            double *gq, double *gk, int8_t *kc) {
+    const int32_t S = in->n_q, T = in->n_k, d = in->d;
+    double amax_k = 0.0, amax_q = 0.0;
+    for (int32_t j = 0; j < T; j++) {
+        if (in->key_valid && !in->key_valid[j]) continue;
+        const float *k = in->k + (int64_t)j * in->k_stride;
+        nk[j] = row_norm(k, d, s->normalize);
+        double m = ap_linear_absmax_row(k, divisor(nk[j]), d);
+        if (m > amax_k) amax_k = m;
+    }
+    for (int32_t i = 0; i < S; i++) {
+        if (in->query_valid && !in->query_valid[i]) continue;
+        const float *q = in->q + (int64_t)i * in->q_stride;
+        const double n = row_norm(q, d, s->normalize);
+        if (nq) nq[i] = n;
+        double m = ap_linear_absmax_row(q, divisor(n), d);
+        if (m > amax_q) amax_q = m;
+    }
+    *gk = ap_linear_gamma(s->bits, s->thr_k > 0.0 ? s->thr_k : amax_k);
+    *gq = ap_linear_gamma(s->bits, s->thr_q > 0.0 ? s->thr_q : amax_q);
+    for (int32_t j = 0; j < T; j++) {
+        int8_t *kcj = kc + (int64_t)j * d;
+        if (in->key_valid && !in->key_valid[j]) memset(kcj, 0, (size_t)d);
+        else ap_linear_quant_row(in->k + (int64_t)j * in->k_stride, divisor(nk[j]), d, *gk, s->bits, kcj);
+    }
+}
+
 static enum ap_status sanger_predict(const void *state, const struct ap_head_inputs *in, struct ap_head_output *out) {
     const struct sanger_state *s = state;
     const int32_t S = in->n_q, T = in->n_k, d = in->d, offset = T - S;
@@ -152,30 +184,10 @@ static enum ap_status sanger_predict(const void *state, const struct ap_head_inp
     int8_t *kc = (int8_t *)(dots + (int64_t)SANGER_ROWS * T);
     int8_t *qc = kc + (int64_t)T * d;
 
-    /* quantizer ranges: max|x| over the valid (normalized) rows unless given */
-    double thr_k = s->thr_k, thr_q = s->thr_q, amax_k = 0.0, amax_q = 0.0;
-    for (int32_t j = 0; j < T; j++) {
-        if (in->key_valid && !in->key_valid[j]) continue;
-        const float *k = in->k + (int64_t)j * in->k_stride;
-        nk[j] = row_norm(k, d, s->normalize);
-        double m = ap_linear_absmax_row(k, divisor(nk[j]), d);
-        if (m > amax_k) amax_k = m;
-    }
-    for (int32_t i = 0; i < S; i++) {
-        if (in->query_valid && !in->query_valid[i]) continue;
-        const float *q = in->q + (int64_t)i * in->q_stride;
-        double m = ap_linear_absmax_row(q, divisor(row_norm(q, d, s->normalize)), d);
-        if (m > amax_q) amax_q = m;
-    }
-    if (thr_k <= 0.0) thr_k = amax_k;
-    if (thr_q <= 0.0) thr_q = amax_q;
-    const double gk = ap_linear_gamma(s->bits, thr_k), gq = ap_linear_gamma(s->bits, thr_q);
+    /* quantizer ranges (max|x| over the valid normalized rows unless given), K codes */
+    double gq = 0.0, gk = 0.0;
+    head_quantizers(s, in, nk, NULL, &gq, &gk, kc);
     const double gg = gq * gk;
-    for (int32_t j = 0; j < T; j++) {
-        int8_t *kcj = kc + (int64_t)j * d;
-        if (in->key_valid && !in->key_valid[j]) memset(kcj, 0, (size_t)d);
-        else ap_linear_quant_row(in->k + (int64_t)j * in->k_stride, divisor(nk[j]), d, gk, s->bits, kcj);
-    }
     struct ap_i8_keys keys;
     enum ap_status st = ap_i8_keys_pack(kc, T, d, &keys);
     if (st != AP_OK) {
@@ -346,36 +358,13 @@ static enum ap_status sanger_rows_prepare(const void *state, const struct ap_hea
     const int32_t S = in->n_q, T = in->n_k, d = in->d;
     if (d > AP_I8_MAX_D) return ap_error(AP_ERR_UNSUPPORTED, "sanger: head dimension %d > %d", d, AP_I8_MAX_D);
     struct sanger_rows *r = rows_of(buf, S, T, d);
-    double amax_k = 0.0, amax_q = 0.0;
     r->n_valid[0] = 0;
     for (int32_t j = 0; j < T; j++) {
-        const int valid = !in->key_valid || in->key_valid[j];
-        r->n_valid[j + 1] = r->n_valid[j] + valid;
-        r->nk[j] = 0.0f;
-        if (!valid) continue;
-        const float *k = in->k + (int64_t)j * in->k_stride;
-        const double nk = row_norm(k, d, s->normalize);
-        r->nkd[j] = nk;
-        r->nk[j] = (float)nk;
-        double m = ap_linear_absmax_row(k, divisor(nk), d);
-        if (m > amax_k) amax_k = m;
+        r->n_valid[j + 1] = r->n_valid[j] + (!in->key_valid || in->key_valid[j]);
+        r->nkd[j] = 0.0;
     }
-    for (int32_t i = 0; i < S; i++) {
-        if (in->query_valid && !in->query_valid[i]) continue;
-        const float *q = in->q + (int64_t)i * in->q_stride;
-        r->nq[i] = row_norm(q, d, s->normalize);
-        double m = ap_linear_absmax_row(q, divisor(r->nq[i]), d);
-        if (m > amax_q) amax_q = m;
-    }
-    r->gk = ap_linear_gamma(s->bits, s->thr_k > 0.0 ? s->thr_k : amax_k);
-    r->gq = ap_linear_gamma(s->bits, s->thr_q > 0.0 ? s->thr_q : amax_q);
-    for (int32_t j = 0; j < T; j++) {
-        int8_t *kcj = r->kc + (int64_t)j * d;
-        if (in->key_valid && !in->key_valid[j])
-            memset(kcj, 0, (size_t)d);
-        else
-            ap_linear_quant_row(in->k + (int64_t)j * in->k_stride, divisor(r->nkd[j]), d, r->gk, s->bits, kcj);
-    }
+    head_quantizers(s, in, r->nkd, r->nq, &r->gq, &r->gk, r->kc);
+    for (int32_t j = 0; j < T; j++) r->nk[j] = (float)r->nkd[j];
     return ap_i8_keys_pack_into(r->kc, T, d, r->kmem, &r->keys);
 }
 
