@@ -65,32 +65,24 @@ static enum ap_status topk_init(const char *params, void **state) {
     return AP_OK;
 }
 
-/* Query rows whose scores one dgemm computes. */
-#define ORACLE_ROWS 32
-
 /* Contract: see method.h. Per row: exact probabilities (kernels/probs_row.h,
- * a block of rows at a time), then the top-k engine over the visible keys.
+ * a block of AP_ROWS_BLOCK rows at a time through oracle_rows.h, as the fused path), then the top-k engine over the visible keys.
  * Allocates the keys in double (T, d), a block's queries (ROWS, d) and
  * probabilities (ROWS, T), 2T doubles and T bytes per call. */
 static enum ap_status topk_predict(const void *state, const struct ap_head_inputs *in, struct ap_head_output *out) {
     const struct oracle_topk *s = state;
     const int32_t S = in->n_q, T = in->n_k, d = in->d;
-    const size_t n_dbl = (size_t)T * (size_t)d + (size_t)ORACLE_ROWS * ((size_t)d + (size_t)T) + 2 * (size_t)T;
-    double *kd = malloc(sizeof(double) * n_dbl);
-    uint8_t *vis = malloc((size_t)T);
-    int32_t n_vis[ORACLE_ROWS];
-    if (!kd || !vis) {
-        free(kd);
-        free(vis);
-        return ap_error(AP_ERR_NOMEM, "out of memory for %d keys", T);
-    }
-    double *qd = kd + (int64_t)T * d, *pb = qd + (int64_t)ORACLE_ROWS * d, *scratch = pb + (int64_t)ORACLE_ROWS * T;
-    ap_keys_f64(in->k, in->k_stride, T, d, kd);
+    void *buf = malloc(ap_oracle_rows_bytes(T, d));
+    if (!buf) return ap_error(AP_ERR_NOMEM, "out of memory for %d keys", T);
+    ap_oracle_rows_prepare(state, in, buf);
     int64_t kept = 0, valid = 0;
-    for (int32_t i0 = 0; i0 < S; i0 += ORACLE_ROWS) {
-        const int32_t n_rows = S - i0 < ORACLE_ROWS ? S - i0 : ORACLE_ROWS;
-        ap_probs_rows(in->q + (int64_t)i0 * in->q_stride, in->q_stride, n_rows, kd, T, d, in->scale,
-                      in->causal ? i0 + (T - S) : T - 1, in->causal ? 1 : 0, in->key_valid, qd, pb, n_vis);
+    for (int32_t i0 = 0; i0 < S; i0 += AP_ROWS_BLOCK) {
+        const int32_t n_rows = S - i0 < AP_ROWS_BLOCK ? S - i0 : AP_ROWS_BLOCK;
+        struct ap_oracle_rows *rb = ap_oracle_rows_block(in, buf, i0, n_rows);
+        const double *pb = rb->p;
+        const int32_t *n_vis = rb->n_vis;
+        uint8_t *vis = rb->vis;
+        double *scratch = rb->scratch;
         for (int32_t r = 0; r < n_rows; r++) {
             const int32_t i = i0 + r;
             const double *p = pb + (int64_t)r * T;
@@ -113,8 +105,7 @@ static enum ap_status topk_predict(const void *state, const struct ap_head_input
             valid += n;
         }
     }
-    free(kd);
-    free(vis);
+    free(buf);
     out->kept = kept;
     out->valid = valid;
     return AP_OK;
