@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "attnprune.h"
+#include "core/arena.h"
 #include "core/error.h"
 #include "kernels/lowbit_gemm.h"
 #include "kernels/shifted_relu.h"
@@ -289,14 +290,12 @@ struct hammer_rows {
     double *mean;           /* (d) */
 };
 
-static size_t h_align64(size_t n) { return (n + 63) / 64 * 64; }
-
 static size_t hammer_layout(void *buf, int32_t n_k, int32_t d, struct hammer_rows **out) {
     const size_t T = (size_t)(n_k > 0 ? n_k : 1), D = (size_t)d, R = AP_ROWS_BLOCK;
-    const size_t parts[] = {h_align64(sizeof(struct hammer_rows)), h_align64(sizeof(int32_t) * (T + 1)),
-                            h_align64(T * D), h_align64(ap_i8_keys_bytes((int32_t)T, d)), h_align64(R * D),
-                            h_align64(sizeof(int32_t) * R * T), h_align64(sizeof(int32_t) * T),
-                            h_align64(sizeof(double) * D)};
+    const size_t parts[] = {ap_arena_size_of(sizeof(struct hammer_rows)), ap_arena_size_of(sizeof(int32_t) * (T + 1)),
+                            ap_arena_size_of(T * D), ap_arena_size_of(ap_i8_keys_bytes((int32_t)T, d)), ap_arena_size_of(R * D),
+                            ap_arena_size_of(sizeof(int32_t) * R * T), ap_arena_size_of(sizeof(int32_t) * T),
+                            ap_arena_size_of(sizeof(double) * D)};
     size_t off[sizeof parts / sizeof parts[0] + 1] = {0};
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) off[i + 1] = off[i] + parts[i];
     if (buf) {

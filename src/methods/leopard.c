@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/arena.h"
 #include "core/error.h"
 #include "kernels/attention.h"
 #include "kernels/bit_serial.h"
@@ -278,16 +279,14 @@ struct leopard_rows {
     uint8_t *bits;  /* (R, T) */
 };
 
-static size_t l_up64(size_t n) { return (n + 63) / 64 * 64; }
-
 static size_t leopard_layout(const struct leopard *s, void *buf, int32_t n_k, int32_t d,
                              struct leopard_rows **out) {
     const size_t T = (size_t)(n_k > 0 ? n_k : 1), D = (size_t)d, R = AP_ROWS_BLOCK;
     const int32_t n = s->k_bits - 1;
     const size_t nf = ap_bs_keys_floats((int32_t)T, d, n, s->B) + ap_bs_rows_floats((int32_t)T, d, n, s->B, (int32_t)R);
-    const size_t parts[] = {l_up64(sizeof(struct leopard_rows)), l_up64(sizeof(int32_t) * T * D), l_up64(T * D),
-                            l_up64(sizeof(float) * nf), l_up64(sizeof(int32_t) * R * D), l_up64(R * T),
-                            l_up64(R * T)};
+    const size_t parts[] = {ap_arena_size_of(sizeof(struct leopard_rows)), ap_arena_size_of(sizeof(int32_t) * T * D), ap_arena_size_of(T * D),
+                            ap_arena_size_of(sizeof(float) * nf), ap_arena_size_of(sizeof(int32_t) * R * D), ap_arena_size_of(R * T),
+                            ap_arena_size_of(R * T)};
     size_t off[sizeof parts / sizeof parts[0] + 1] = {0};
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) off[i + 1] = off[i] + parts[i];
     if (buf) {

@@ -1,20 +1,19 @@
 /* oracle_rows.c — see oracle_rows.h. */
 #include "methods/oracle_rows.h"
 
+#include "core/arena.h"
 #include "kernels/probs_row.h"
-
-static size_t up64(size_t n) { return (n + 63) / 64 * 64; }
 
 /* Byte offsets of the parts, from the 64-byte aligned start. */
 static void parts(int32_t T, int32_t d, size_t off[7]) {
     const size_t t = (size_t)(T > 0 ? T : 1), D = (size_t)d, R = AP_ROWS_BLOCK;
-    off[0] = up64(sizeof(struct ap_oracle_rows));
-    off[1] = off[0] + up64(sizeof(double) * t * D);
-    off[2] = off[1] + up64(sizeof(double) * R * D);
-    off[3] = off[2] + up64(sizeof(double) * R * t);
-    off[4] = off[3] + up64(sizeof(double) * 2 * t);
-    off[5] = off[4] + up64(t);
-    off[6] = off[5] + up64(t);
+    off[0] = ap_arena_size_of(sizeof(struct ap_oracle_rows));
+    off[1] = off[0] + ap_arena_size_of(sizeof(double) * t * D);
+    off[2] = off[1] + ap_arena_size_of(sizeof(double) * R * D);
+    off[3] = off[2] + ap_arena_size_of(sizeof(double) * R * t);
+    off[4] = off[3] + ap_arena_size_of(sizeof(double) * 2 * t);
+    off[5] = off[4] + ap_arena_size_of(t);
+    off[6] = off[5] + ap_arena_size_of(t);
 }
 
 size_t ap_oracle_rows_bytes(int32_t T, int32_t d) {

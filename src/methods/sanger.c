@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "attnprune.h"
+#include "core/arena.h"
 #include "core/error.h"
 #include "kernels/attention.h"
 #include "kernels/lowbit_dot.h"
@@ -311,16 +312,14 @@ struct sanger_rows {
     double *nkd;            /* (T) key norms in double */
 };
 
-static size_t align64(size_t n) { return (n + 63) / 64 * 64; }
-
 /* Lays the buffer out (and returns its size when buf is NULL). */
 static size_t rows_layout(void *buf, int32_t n_q, int32_t n_k, int32_t d, struct sanger_rows **out) {
     const size_t T = (size_t)(n_k > 0 ? n_k : 1), D = (size_t)d, R = AP_ROWS_BLOCK, S = (size_t)(n_q > 0 ? n_q : 1);
-    const size_t parts[] = {align64(sizeof(struct sanger_rows)), align64(sizeof(float) * T),
-                            align64(sizeof(int32_t) * (T + 1)), align64(T * D),
-                            align64(ap_i8_keys_bytes((int32_t)T, d)), align64(R * D),
-                            align64(sizeof(int32_t) * R * T), align64(sizeof(float) * T),
-                            align64(sizeof(double) * S), align64(sizeof(double) * T)};
+    const size_t parts[] = {ap_arena_size_of(sizeof(struct sanger_rows)), ap_arena_size_of(sizeof(float) * T),
+                            ap_arena_size_of(sizeof(int32_t) * (T + 1)), ap_arena_size_of(T * D),
+                            ap_arena_size_of(ap_i8_keys_bytes((int32_t)T, d)), ap_arena_size_of(R * D),
+                            ap_arena_size_of(sizeof(int32_t) * R * T), ap_arena_size_of(sizeof(float) * T),
+                            ap_arena_size_of(sizeof(double) * S), ap_arena_size_of(sizeof(double) * T)};
     size_t off[sizeof parts / sizeof parts[0] + 1] = {0};
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) off[i + 1] = off[i] + parts[i];
     if (buf) {

@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "attnprune.h"
+#include "core/arena.h"
 #include "core/error.h"
 #include "kernels/attention.h"
 #include "kernels/lowbit_gemm.h"
@@ -375,13 +376,11 @@ struct sprint_rows {
     int32_t *blk;           /* (R, T) */
 };
 
-static size_t s_up64(size_t n) { return (n + 63) / 64 * 64; }
-
 static size_t sprint_layout(void *buf, int32_t n_k, int32_t d, struct sprint_rows **out) {
     const size_t T = (size_t)(n_k > 0 ? n_k : 1), D = (size_t)d, R = AP_ROWS_BLOCK;
-    const size_t parts[] = {s_up64(sizeof(struct sprint_rows)), s_up64(sizeof(int16_t) * T * D), s_up64(T * D),
-                            s_up64(ap_i8_keys_bytes((int32_t)T, d)), s_up64(sizeof(int32_t) * R * D), s_up64(R * D),
-                            s_up64(sizeof(int32_t) * R * T), s_up64(sizeof(int32_t) * (T + 1))};
+    const size_t parts[] = {ap_arena_size_of(sizeof(struct sprint_rows)), ap_arena_size_of(sizeof(int16_t) * T * D), ap_arena_size_of(T * D),
+                            ap_arena_size_of(ap_i8_keys_bytes((int32_t)T, d)), ap_arena_size_of(sizeof(int32_t) * R * D), ap_arena_size_of(R * D),
+                            ap_arena_size_of(sizeof(int32_t) * R * T), ap_arena_size_of(sizeof(int32_t) * (T + 1))};
     size_t off[sizeof parts / sizeof parts[0] + 1] = {0};
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) off[i + 1] = off[i] + parts[i];
     if (buf) {

@@ -9,20 +9,19 @@
 
 #include <stdlib.h>
 
+#include "core/arena.h"
 #include "core/error.h"
 #include "kernels/attention.h"
 #include "methods/method.h"
 #include "model/model.h"
 
-static size_t up64(size_t n) { return (n + 63) / 64 * 64; }
-
 static size_t rows_part(const struct ap_model *m, int32_t s_cap, int32_t t_cap) {
     const struct ap_method_ops *ops = ap_method_ops_of(m->method);
-    return up64(ops->rows_bytes(ap_method_state(m->method), s_cap, t_cap, m->info.head_dim));
+    return ap_arena_size_of(ops->rows_bytes(ap_method_state(m->method), s_cap, t_cap, m->info.head_dim));
 }
 
 static size_t lists_part(int32_t t_cap) {
-    return up64(sizeof(int64_t) * (AP_ROWS_BLOCK + 1) + sizeof(int32_t) * (size_t)AP_ROWS_BLOCK * (size_t)t_cap);
+    return ap_arena_size_of(sizeof(int64_t) * (AP_ROWS_BLOCK + 1) + sizeof(int32_t) * (size_t)AP_ROWS_BLOCK * (size_t)t_cap);
 }
 
 int ap_fused_usable(const struct ap_model *m) {
@@ -32,7 +31,7 @@ int ap_fused_usable(const struct ap_model *m) {
 
 enum ap_status ap_fused_reserve(struct ap_model *m, int32_t s_cap, int32_t t_cap) {
     const size_t need = rows_part(m, s_cap, t_cap) + lists_part(t_cap) +
-                        up64(sizeof(float) * ap_attention_sparse_scratch(m->info.head_dim));
+                        ap_arena_size_of(sizeof(float) * ap_attention_sparse_scratch(m->info.head_dim));
     if (need <= m->fused_stride && s_cap <= m->fused_s_cap && t_cap <= m->fused_t_cap) return AP_OK;
     free(m->fused_buf);
     m->fused_stride = 0;
