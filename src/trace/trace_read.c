@@ -16,8 +16,8 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "io/file_map.h"
 #include "io/npy.h"
-#include "model/chunks.h"
 
 #define MAX_RECORDS ((int64_t)1 << 26) /* N L H at most: 64 M head rows */
 #define MAX_STATS 256
@@ -369,16 +369,18 @@ enum ap_status ap_trace_parse(const char *json, size_t json_len, const char *hea
 enum ap_status ap_trace_read(const char *dir, struct ap_trace *out) {
     memset(out, 0, sizeof *out);
     char path[4200];
-    char *text[3] = {NULL, NULL, NULL};
-    size_t len[3] = {0, 0, 0};
+    struct ap_file_map map[3];
+    memset(map, 0, sizeof map);
     static const char *const names[3] = {"trace.json", "heads.csv", "layers.csv"};
     enum ap_status st = AP_OK;
     for (int i = 0; i < 3 && st == AP_OK; i++) {
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        st = ap_read_text_file(path, &text[i], &len[i]);
+        st = ap_file_map_open(path, &map[i]);
     }
-    if (st == AP_OK) st = ap_trace_parse(text[0], len[0], text[1], len[1], text[2], len[2], dir, out);
-    for (int i = 0; i < 3; i++) free(text[i]);
+    if (st == AP_OK)
+        st = ap_trace_parse((const char *)map[0].data, map[0].size, (const char *)map[1].data, map[1].size,
+                            (const char *)map[2].data, map[2].size, dir, out);
+    for (int i = 0; i < 3; i++) ap_file_map_close(&map[i]);
     if (st != AP_OK) return st;
     snprintf(path, sizeof path, "%s/rows.npy", dir);
     FILE *probe = fopen(path, "rb");
