@@ -46,7 +46,7 @@ BLAS_CFLAGS := -I/usr/include/$(MULTIARCH)/openblas-openmp
 BLAS_LIBS := -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas
 CPPFLAGS += -D_DEFAULT_SOURCE -Iinclude -Isrc $(BLAS_CFLAGS)
 CFLAGS += $(WARN) $(OPT) -fPIC -fopenmp
-LDLIBS += $(BLAS_LIBS) -lcjson -lm
+LDLIBS += $(BLAS_LIBS) -lcjson -linih -lm
 LDFLAGS += -fopenmp $(filter -fsanitize=%,$(OPT))
 
 LIB_SRC := $(sort $(wildcard src/*/*.c))

@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 note() { [ "${AP_SETUP_QUIET:-0}" = 1 ] || echo "setup: $*" >&2; }
 
 # -- 1. Debian packages -----------------------------------------------------
-APT_PACKAGES=(gcc make pkg-config libopenblas-openmp-dev libcjson-dev clang libclang-rt-14-dev valgrind
+APT_PACKAGES=(gcc make pkg-config libopenblas-openmp-dev libcjson-dev libinih-dev clang libclang-rt-14-dev valgrind
               python3 python3-venv r-base-core r-cran-janeaustenr python3.11-doc)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -1,0 +1,8 @@
+/* hammer.c — placeholder until the hammer simulator lands (issue 6, in progress). */
+#include "core/error.h"
+#include "sim/sim.h"
+
+enum ap_status ap_sim_hammer(struct ap_sim_arch *a, const struct ap_trace *t, struct ap_sim_report *r) {
+    (void)t, (void)r;
+    return ap_error(AP_ERR_UNSUPPORTED, "%s: the hammer simulator is not implemented yet", a->path);
+}
