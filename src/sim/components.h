@@ -82,9 +82,10 @@ struct ap_fifo {
     double pj_per_bit;     /* a register-file write + read, per bit */
     double *leave;         /* (depth) ring: when the last depth entries left */
     int64_t count;         /* entries pushed */
+    int64_t left;          /* entries known to have left (bookkeeping for max_occupancy) */
     double consumer_free;  /* when the consumer finishes its current entry */
     double stall_cycles;   /* producer cycles lost to a full FIFO */
-    double max_occupancy;
+    double max_occupancy;  /* most entries held at once, the entering one included */
 };
 enum ap_status ap_fifo_init(struct ap_fifo *f, const char *name, int32_t depth, int32_t entry_bits,
                             const struct ap_tech *tech);
