@@ -23,6 +23,7 @@
 #include "methods/method.h"
 #include "model/chunks.h"
 #include "model/model.h"
+#include "trace/trace_dir.h"
 
 struct head_rec {
     int32_t computed;
@@ -103,24 +104,6 @@ static cJSON *metadata(const struct ap_model *m, const char *spec, int64_t n_chu
         cJSON_AddItemToArray(ls, cJSON_CreateString(ops->layer_stat_names[i]));
     cJSON_AddStringToObject(root, "files", "heads.csv layers.csv rows.npy");
     return root;
-}
-
-/* Remove a finished trace directory (only its known files) so a new one can
- * take its place; anything else in it is an error. */
-static enum ap_status remove_trace_dir(const char *dir) {
-    static const char *const known[] = {"trace.json", "heads.csv", "layers.csv", "rows.npy"};
-    char p[4200];
-    snprintf(p, sizeof p, "%s/trace.json", dir);
-    struct stat sb;
-    if (stat(dir, &sb) != 0) return AP_OK;
-    if (stat(p, &sb) != 0)
-        return ap_error(AP_ERR_IO, "%s exists and is not a trace directory (no trace.json); not replacing it", dir);
-    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
-        snprintf(p, sizeof p, "%s/%s", dir, known[i]);
-        unlink(p);
-    }
-    if (rmdir(dir) != 0) return ap_error(AP_ERR_IO, "%s: cannot replace it: %s", dir, strerror(errno));
-    return AP_OK;
 }
 
 enum ap_status ap_trace_write(const char *model_dir, const char *text_path, const char *spec,
@@ -213,17 +196,8 @@ enum ap_status ap_trace_write(const char *model_dir, const char *text_path, cons
             st = ap_error(AP_ERR_IO, "%s: write error", path);
         free(json);
     }
-    if (st == AP_OK) st = remove_trace_dir(out_dir);
-    if (st == AP_OK && rename(tmp, out_dir) != 0)
-        st = ap_error(AP_ERR_IO, "cannot rename %s to %s: %s", tmp, out_dir, strerror(errno));
-    if (st != AP_OK) { /* leave nothing half-written */
-        static const char *const files[] = {"trace.json", "heads.csv", "layers.csv", "rows.npy"};
-        for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-            snprintf(path, sizeof path, "%s/%s", tmp, files[i]);
-            unlink(path);
-        }
-        rmdir(tmp);
-    }
+    if (st == AP_OK) st = ap_trace_dir_replace(tmp, out_dir);
+    if (st != AP_OK) ap_trace_dir_discard(tmp); /* leave nothing half-written */
     free(ids), free(all_rows), free(t.heads), free(t.layer_stats);
     ap_model_free(m);
     return st;
