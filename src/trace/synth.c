@@ -93,7 +93,8 @@ static enum ap_status parse_spec(const char *spec, struct synth *s, char (*given
         double v = strtod(val, &stop);
         if (stop == val || *stop != '\0' || errno != 0 || !isfinite(v) || v < g_keys[k].lo || v > g_keys[k].hi ||
             (g_keys[k].integer && v != floor(v)))
-            return ap_error(AP_ERR_INVALID_ARG, "synthetic trace: %s=%s: expected %s", key, val, g_keys[k].what);
+            return ap_error(AP_ERR_INVALID_ARG, "synthetic trace: %s=%s: expected %s (%g..%g)", key, val,
+                            g_keys[k].what, g_keys[k].lo, g_keys[k].hi);
         *(double *)((char *)s + g_keys[k].offset) = v;
         snprintf(given[k], AP_TRACE_VALUE_MAX, "%.200s", val);
     }
