@@ -23,17 +23,19 @@
  *                starts when its stage A is done and the previous band's
  *                stage B has pushed its blocks.
  *   mask FIFO    holds finished blocks (R x P mask bits each); a full FIFO
- *                stalls stage B (ap_fifo, entry by entry).
+ *                stalls stage B (sg_fifo, entry by entry).
  *   array        R x p RePEs; one block = R sub-rows of one column group:
- *                SDDMM d cycles (iterative accumulation), exp p cycles (one
- *                EXP module per array row), SpMM d cycles (forward
- *                accumulation). Consecutive blocks follow each other without
- *                a gap (the wavefronts pipeline); the fill and drain of the
- *                array, R + P cycles, is paid once per (head, column group),
- *                as the artifact's per-tile "+ 64" of each phase.
- * A block is released to the FIFO when the band that completes its R-th
- * sub-row has been encoded; the column group's last, partial block at the
- * head's last band.
+ *                SDDMM d cycles (iterative accumulation), SpMM d cycles
+ *                (forward accumulation). The exps (one EXP module per array
+ *                row) hide under the SpMM's skew; fewer modules add cycles.
+ *                Consecutive blocks follow each other without a gap (the
+ *                wavefronts pipeline); the fill and drain of the array,
+ *                R + P cycles, is paid once per (head, column group), as the
+ *                artifact's per-tile "+ 64" of each phase. Buffer-port or
+ *                HBM cycles beyond a block's 2d stall it.
+ * A column group needs ceil(S / R) blocks for its S expected sub-rows; each
+ * band releases the group's blocks in proportion to the group's rows it
+ * holds (the last band the rest), as FIFO entries of at most one block.
  *
  * Sub-rows. A row that keeps k of its v valid keys (its first v keys: padding
  * is at the end, the causal future after the row) has, in a group of w of
@@ -44,7 +46,8 @@
  * the pmf, not a simulation. Sanger's own traces carry the exact counts
  * (subrows_after, subrows_before, blocks_after, blocks_before): the
  * per-band estimates are then rescaled to the head's exact totals and the
- * head's block count is the trace's.
+ * head's block count is the trace's (the difference from the estimate goes
+ * to its last column group).
  *
  * The baseline (pruning = 0) is the same array with every mask bit set: the
  * paper's "dense systolic array" of the same size, memories and clock. Each
@@ -112,12 +115,11 @@ static enum ap_status sg_load(struct ap_sim_arch *a, struct sg_cfg *c) {
 
 /* Expected sub-rows of one row in one column group: X ~ Hypergeometric(N = v
  * valid keys, K = k kept, n = w keys in the group). *after = E[ceil(X/p)],
- * *after2 = E[ceil(X/p)^2], *empty = P(X = 0) (w > 0). The pmf is built from its mode outwards with
+ * *empty = P(X = 0) (w > 0). The pmf is built from its mode outwards with
  * the ratio recurrence and normalized, so no term under- or overflows.
  * pmf: scratch of at least w + 1 doubles. */
-static void sg_hyper(int32_t v, int32_t k, int32_t w, int32_t p, double *pmf, double *after, double *after2,
-                     double *empty) {
-    *after = 0, *after2 = 0, *empty = 0;
+static void sg_hyper(int32_t v, int32_t k, int32_t w, int32_t p, double *pmf, double *after, double *empty) {
+    *after = 0, *empty = 0;
     if (w <= 0) return;
     if (k <= 0) {
         *empty = 1;
@@ -125,7 +127,6 @@ static void sg_hyper(int32_t v, int32_t k, int32_t w, int32_t p, double *pmf, do
     }
     if (k >= v) {
         *after = (double)((w + p - 1) / p);
-        *after2 = *after * *after;
         return;
     }
     int32_t lo = w - (v - k) > 0 ? w - (v - k) : 0, hi = k < w ? k : w;
@@ -143,12 +144,9 @@ static void sg_hyper(int32_t v, int32_t k, int32_t w, int32_t p, double *pmf, do
         pmf[x - 1] = pmf[x] * ((double)x * ((double)v - k - w + x)) / ((double)(k - x + 1) * (w - x + 1));
         sum += pmf[x - 1];
     }
-    double e = 0, e2 = 0;
-    for (int32_t x = lo; x <= hi; x++) {
-        double c = (double)((x + p - 1) / p);
-        e += pmf[x] * c, e2 += pmf[x] * c * c;
-    }
-    *after = e / sum, *after2 = e2 / sum;
+    double e = 0;
+    for (int32_t x = lo; x <= hi; x++) e += pmf[x] * (double)((x + p - 1) / p);
+    *after = e / sum;
     *empty = lo == 0 ? pmf[0] / sum : 0.0;
 }
 
@@ -157,62 +155,53 @@ static void sg_hyper(int32_t v, int32_t k, int32_t w, int32_t p, double *pmf, do
 #define SG_MEMO 4096
 struct sg_memo {
     int32_t v[SG_MEMO], k[SG_MEMO], w[SG_MEMO];
-    double after[SG_MEMO], after2[SG_MEMO], empty[SG_MEMO];
+    double after[SG_MEMO], empty[SG_MEMO];
 };
 
 static void sg_subrows(struct sg_memo *m, double *pmf, int32_t v, int32_t k, int32_t w, int32_t p, double *after,
-                       double *after2, double *empty) {
+                       double *empty) {
     uint32_t hsh = ((uint32_t)v * 2654435761u) ^ ((uint32_t)k * 40503u) ^ ((uint32_t)w * 97u);
     uint32_t i = hsh % SG_MEMO;
     if (m->v[i] == v && m->k[i] == k && m->w[i] == w) {
-        *after = m->after[i], *after2 = m->after2[i], *empty = m->empty[i];
+        *after = m->after[i], *empty = m->empty[i];
         return;
     }
-    sg_hyper(v, k, w, p, pmf, after, after2, empty);
-    m->v[i] = v, m->k[i] = k, m->w[i] = w, m->after[i] = *after, m->after2[i] = *after2, m->empty[i] = *empty;
-}
-
-/* E[ceil(S / R)] for the sub-rows S of a column group, a sum of independent
- * per-row counts with mean mu and variance var: sum over j of P(S > jR),
- * with S normal (continuity-corrected); exact when var = 0 (the baseline,
- * rows that keep all or none). */
-static double sg_expected_blocks(double mu, double var, int32_t R) {
-    if (mu <= 1e-12) return 0;
-    if (var < 1e-12) return ceil(mu / R - 1e-9);
-    double sd = sqrt(var);
-    double j0 = floor((mu - 8 * sd - 1) / R), j1 = ceil((mu + 8 * sd + 1) / R);
-    if (j0 < 0) j0 = 0;
-    double e = j0;
-    for (double j = j0; j <= j1; j++) e += 0.5 * erfc(((double)j * R + 0.5 - mu) / (sd * sqrt(2.0)));
-    return e;
+    sg_hyper(v, k, w, p, pmf, after, empty);
+    m->v[i] = v, m->k[i] = k, m->w[i] = w, m->after[i] = *after, m->empty[i] = *empty;
 }
 
 /* ------------------------------------------------------------ the run */
 
 struct sg_run {
     struct sg_cfg c;
-    int32_t d, G, B;                /* head dim, most column groups, bands per head */
+    int32_t G;                      /* most column groups of a head */
     int32_t *kept, *valid;          /* (T) */
-    double *grp_sub;                /* (G) sub-rows of the band per group */
+    double *acc;                    /* (T + 2) scratch of sg_used_keys */
     double *cum;                    /* (G) cumulative sub-rows of the head per group */
-    double *grp_var;                /* (G) variance of the head's sub-rows per group */
+    double *grp_tot, *grp_blocks;   /* (G) the head's sub-rows and blocks per group */
+    double *band_sub;               /* (T / B + 1, G) expected sub-rows per band and group */
+    double *band_rows;              /* (T / B + 1, G) rows of a band that see keys of the group */
+    double *grp_rows;               /* (G) rows of the head that see keys of the group */
+    double *band_valid, *band_ps;   /* (T / B + 1) valid pairs and (row, group) pairs of a band */
+    int32_t *band_maxv;             /* (T / B + 1) most valid keys of a band's rows */
     double *released;               /* (G) blocks released in the head so far (the last may be a fraction) */
     double *pmf;                    /* (P + 1) */
     struct sg_memo *memo;
 };
 
 static void sg_run_free(struct sg_run *s) {
-    free(s->kept), free(s->valid), free(s->grp_sub), free(s->cum), free(s->grp_var), free(s->released), free(s->pmf), free(s->memo);
+    free(s->kept), free(s->valid), free(s->acc), free(s->cum), free(s->grp_tot), free(s->grp_blocks);
+    free(s->band_sub), free(s->band_rows), free(s->grp_rows), free(s->band_valid), free(s->band_ps);
+    free(s->band_maxv), free(s->released), free(s->pmf), free(s->memo);
 }
 
 /* Keys used by at least one kept pair (for V, fetched only when used), in
  * expectation under the uniform spread: key j is seen by the rows whose valid
  * prefix covers it; it is unused with probability prod_i (1 - k_i / v_i). */
-static double sg_used_keys(const int32_t *kept, const int32_t *valid, int32_t q, int32_t keys) {
-    /* rows sorted by v are not needed: a key j is seen by rows with v > j;
-     * accumulate log(1 - k/v) per row at index v, then suffix sums */
-    double *acc = calloc((size_t)keys + 2, sizeof *acc);
-    if (!acc) return (double)keys;
+static double sg_used_keys(const int32_t *kept, const int32_t *valid, int32_t q, int32_t keys, double *acc) {
+    /* key j is seen by the rows with v > j: accumulate log(1 - k/v) per row
+     * at index v, then suffix sums. acc: (keys + 2) scratch */
+    memset(acc, 0, ((size_t)keys + 2) * sizeof *acc);
     for (int32_t r = 0; r < q; r++) {
         int32_t v = valid[r] > keys ? keys : valid[r];
         if (v <= 0 || kept[r] <= 0) continue;
@@ -228,12 +217,54 @@ static double sg_used_keys(const int32_t *kept, const int32_t *valid, int32_t q,
         s += acc[j + 1]; /* rows with v >= j + 1 see key j */
         used += 1.0 - exp(s);
     }
-    free(acc);
     return used;
 }
 
-/* One head. Fills the per-group sub-rows of each band and pushes the blocks
- * through the timeline. Returns the head's array work in *blocks etc. */
+/* ------------------------------------------------------------ mask FIFO */
+
+/* The mask FIFO between pack & split and the array, with back-pressure.
+ * ap_fifo (components.h) counts whole entries of one size; here an entry
+ * is a band's share of a column group's blocks, a fraction of a block or
+ * one block, so capacity is counted in blocks (bits / (R x P)): an entry of
+ * f blocks enters once the entries still queued hold at most cap - f. The
+ * array takes entries in order; one leaves when the array has finished it,
+ * as in ap_fifo. */
+#define SG_FIFO_RING 4096
+struct sg_fifo {
+    double cap;                       /* blocks it holds */
+    double leave[SG_FIFO_RING];       /* in order: when each queued entry leaves */
+    double size[SG_FIFO_RING];        /* its blocks */
+    int64_t head, tail;               /* queued entries: [head, tail) */
+    double occupancy;                 /* blocks queued */
+    double consumer_free;             /* when the array finishes its last entry */
+    double stall_cycles, blocks_in;   /* producer cycles lost; blocks pushed */
+};
+
+/* Offer an entry of f blocks at time ready taking the array service cycles;
+ * returns when it entered (the producer resumes then), *done when the array
+ * finishes it. */
+static double sg_fifo_push(struct sg_fifo *q, double ready, double f, double service, double *done) {
+    double enter = ready;
+    for (;;) {
+        while (q->head < q->tail && q->leave[q->head % SG_FIFO_RING] <= enter) {
+            q->occupancy -= q->size[q->head % SG_FIFO_RING];
+            q->head++;
+        }
+        int full = q->tail - q->head >= SG_FIFO_RING;
+        if (q->head == q->tail || (!full && q->occupancy + f <= q->cap + 1e-9)) break;
+        enter = q->leave[q->head % SG_FIFO_RING]; /* wait for the oldest to leave */
+    }
+    if (q->head == q->tail) q->occupancy = 0; /* no rounding drift when empty */
+    q->stall_cycles += enter - ready;
+    double start = enter > q->consumer_free ? enter : q->consumer_free;
+    q->consumer_free = start + service;
+    q->leave[q->tail % SG_FIFO_RING] = q->consumer_free, q->size[q->tail % SG_FIFO_RING] = f;
+    q->tail++, q->occupancy += f, q->blocks_in += f;
+    *done = q->consumer_free;
+    return enter;
+}
+
+/* The timeline: when each unit is next free, and what it has done. */
 struct sg_time {
     double pre_a, pre_b; /* when the pre-process stages are free */
     double array_free;   /* when the array finishes its last block */
@@ -252,17 +283,25 @@ enum ap_status ap_sim_sanger(struct ap_sim_arch *a, const struct ap_trace *t, st
     const struct sg_cfg *c = &s.c;
     const int sparse = c->pruning != 0;
     const int32_t T = t->T > 0 ? t->T : 1, d = t->d > 0 ? t->d : 1;
-    s.d = d;
     s.G = (T + c->ports - 1) / c->ports;
     s.kept = malloc((size_t)T * sizeof *s.kept);
     s.valid = malloc((size_t)T * sizeof *s.valid);
-    s.grp_sub = calloc((size_t)s.G, sizeof *s.grp_sub);
+    s.acc = malloc(((size_t)T + 2) * sizeof *s.acc);
     s.cum = calloc((size_t)s.G, sizeof *s.cum);
-    s.grp_var = calloc((size_t)s.G, sizeof *s.grp_var);
+    s.grp_tot = calloc((size_t)s.G, sizeof *s.grp_tot);
+    s.grp_blocks = calloc((size_t)s.G, sizeof *s.grp_blocks);
+    const size_t nbmax = (size_t)T / (size_t)s.c.pre_rows + 1;
+    s.band_sub = calloc(nbmax * (size_t)s.G, sizeof *s.band_sub);
+    s.band_rows = calloc(nbmax * (size_t)s.G, sizeof *s.band_rows);
+    s.grp_rows = calloc((size_t)s.G, sizeof *s.grp_rows);
+    s.band_valid = calloc(nbmax, sizeof *s.band_valid);
+    s.band_ps = calloc(nbmax, sizeof *s.band_ps);
+    s.band_maxv = calloc(nbmax, sizeof *s.band_maxv);
     s.released = calloc((size_t)s.G, sizeof *s.released);
     s.pmf = malloc(((size_t)c->ports + 1) * sizeof *s.pmf);
     s.memo = calloc(1, sizeof *s.memo);
-    if (!s.kept || !s.valid || !s.grp_sub || !s.cum || !s.grp_var || !s.released || !s.pmf || !s.memo) {
+    if (!s.kept || !s.valid || !s.acc || !s.cum || !s.grp_tot || !s.grp_blocks || !s.band_sub || !s.band_rows || !s.grp_rows ||
+        !s.band_valid || !s.band_ps || !s.band_maxv || !s.released || !s.pmf || !s.memo) {
         sg_run_free(&s);
         return ap_error(AP_ERR_NOMEM, "%s: sanger simulator: out of memory", a->path);
     }
@@ -297,13 +336,15 @@ enum ap_status ap_sim_sanger(struct ap_sim_arch *a, const struct ap_trace *t, st
     struct ap_dram hbm;
     ap_dram_init(&hbm, "hbm", c->hbm_channels, c->hbm_gbps, c->hbm_txn, a->tech.hbm_pj_per_bit, a->clock_hz);
     const int32_t blk_bits = c->rows * c->ports;
-    int32_t depth = (int32_t)floor(c->fifo_bytes * 8.0 / blk_bits);
-    if (depth < 1) depth = 1;
-    struct ap_fifo fifo;
-    if ((st = ap_fifo_init(&fifo, "mask_fifo", depth, blk_bits, &a->tech)) != AP_OK) {
+    struct sg_fifo *fifo = calloc(1, sizeof *fifo);
+    if (!fifo) {
         sg_run_free(&s);
-        return st;
+        return ap_error(AP_ERR_NOMEM, "%s: sanger simulator: out of memory", a->path);
     }
+    fifo->cap = c->fifo_bytes * 8.0 / blk_bits; /* at least one block: a larger one never enters */
+    if (fifo->cap < 1) fifo->cap = 1;
+    /* its bits written and read: a register file of that size (as ap_fifo) */
+    const double e_fifo_bit = ap_tech_sram_pj_per_bit(&a->tech, c->fifo_bytes);
 
     /* per-event energies, pJ */
     const double e_mac = ap_tech_mac_pj(&a->tech, c->data_bits, c->data_bits);    /* array MAC */
@@ -339,7 +380,7 @@ enum ap_status ap_sim_sanger(struct ap_sim_arch *a, const struct ap_trace *t, st
     for (int64_t h = 0; h < nheads; h++) {
         int32_t q = ap_sim_head_rows(t, h, s.kept, s.valid);
         if (q <= 0) continue;
-        int32_t keys = t->heads[h].keys;
+        int32_t keys = t->heads[h].keys < T ? t->heads[h].keys : T;
         if (keys <= 0) continue;
         if (!sparse)
             for (int32_t i = 0; i < q; i++) s.kept[i] = s.valid[i];
@@ -348,32 +389,82 @@ enum ap_status ap_sim_sanger(struct ap_sim_arch *a, const struct ap_trace *t, st
         double kept_h = 0, valid_h = 0;
         for (int32_t i = 0; i < q; i++) kept_h += s.kept[i], valid_h += s.valid[i];
 
-        /* pass 1: the head's estimated sub-rows (for the rescaling to the
-         * trace's exact counts on Sanger's own traces) */
+        /* pass 1, per band and column group: the expected sub-rows (sums
+         * over the band's rows; exact for the baseline) */
+        double head_after = 0, head_before = 0;
+        for (int32_t b = 0; b < nb; b++) {
+            int32_t r0 = b * c->pre_rows, r1 = r0 + c->pre_rows < q ? r0 + c->pre_rows : q;
+            double *bs = s.band_sub + (size_t)b * G;
+            memset(bs, 0, (size_t)G * sizeof *bs);
+            memset(s.band_rows + (size_t)b * G, 0, (size_t)G * sizeof *s.band_rows);
+            s.band_maxv[b] = 0, s.band_valid[b] = 0, s.band_ps[b] = 0;
+            for (int32_t i = r0; i < r1; i++) {
+                int32_t v = s.valid[i];
+                if (v > s.band_maxv[b]) s.band_maxv[b] = v;
+                s.band_valid[b] += v;
+                for (int32_t g = 0; g < G; g++) {
+                    int32_t w = v - g * c->ports;
+                    if (w <= 0) break;
+                    if (w > c->ports) w = c->ports;
+                    s.band_ps[b] += 1;
+                    s.band_rows[(size_t)b * G + g] += 1;
+                    if (sparse) {
+                        double af, em;
+                        sg_subrows(s.memo, s.pmf, v, s.kept[i], w, c->pes, &af, &em);
+                        head_after += af, head_before += af + em;
+                        /* without pack an empty sub-row keeps its PE row */
+                        bs[g] += c->pack_split ? af : af + em;
+                    } else {
+                        double af = (double)((w + c->pes - 1) / c->pes);
+                        head_after += af, head_before += af;
+                        bs[g] += af;
+                    }
+                }
+            }
+        }
+        /* group totals */
+        memset(s.cum, 0, (size_t)G * sizeof *s.cum);
+        memset(s.grp_rows, 0, (size_t)G * sizeof *s.grp_rows);
+        for (int32_t b = 0; b < nb; b++)
+            for (int32_t g = 0; g < G; g++)
+                s.cum[g] += s.band_sub[(size_t)b * G + g], s.grp_rows[g] += s.band_rows[(size_t)b * G + g];
+        double est = 0;
+        for (int32_t g = 0; g < G; g++) est += s.cum[g];
+
+        /* Sanger's own trace: the estimate rescaled to the head's exact
+         * sub-rows, and its exact block count */
         double scale = 1.0, exact_after = -1, exact_before = -1;
         int64_t blocks_stat = -1;
         if (own) {
-            double est = 0;
-            for (int32_t i = 0; i < q; i++)
-                for (int32_t g = 0; g < G; g++) {
-                    int32_t w = s.valid[i] - g * c->ports;
-                    if (w <= 0) break;
-                    if (w > c->ports) w = c->ports;
-                    double af, af2, em;
-                    sg_subrows(s.memo, s.pmf, s.valid[i], s.kept[i], w, c->pes, &af, &af2, &em);
-                    est += c->pack_split ? af : af + em;
-                }
             const double *hs = t->head_stats + h * t->P;
             exact_after = hs[ix_after], exact_before = hs[ix_before];
             double exact = c->pack_split ? exact_after : exact_before;
             if (est > 0) scale = exact / est;
             blocks_stat = (int64_t)hs[c->pack_split ? ix_blk_after : ix_blk_before];
         }
+        double blocks_sum = 0;
+        for (int32_t g = 0; g < G; g++) {
+            s.grp_tot[g] = s.cum[g] * scale;
+            /* the blocks a group's expected sub-rows need: ceil(S / R).
+             * Monotone in every row's kept count, exact for the baseline and
+             * for rows that keep all or none of their keys. It rounds up
+             * where a real mask would sometimes round down (384 rows with
+             * a 0.3 % chance each of splitting: 385 expected sub-rows, 7
+             * blocks, where a random mask has 6 in a third of the heads);
+             * E[ceil(S / R)] from the sum's distribution would be closer,
+             * but its usual approximations are not monotone in density. */
+            s.grp_blocks[g] = ceil(s.grp_tot[g] / c->rows - 1e-9);
+            blocks_sum += s.grp_blocks[g];
+        }
+        if (blocks_stat >= 0 && G > 0) {
+            double want = s.grp_blocks[G - 1] + ((double)blocks_stat - blocks_sum);
+            if (want >= 0) s.grp_blocks[G - 1] = want;
+        }
 
         /* memory: the head's Q, K (all valid keys: the predictor reads them)
          * and V (only the keys some kept pair uses) into the free buffer
          * half, with the O of the head two places back in the same transfer */
-        double used = sparse ? sg_used_keys(s.kept, s.valid, q, keys) : (double)keys;
+        double used = sparse ? sg_used_keys(s.kept, s.valid, q, keys, s.acc) : (double)keys;
         int fits = (double)keys * rowB <= c->buf_bytes / 2 && (double)q * rowB <= c->buf_bytes / 2;
         double in_cyc = ap_dram_read(&hbm, q, rowB) + ap_dram_read(&hbm, keys, rowB) + ap_dram_read(&hbm, used, rowB);
         double out_cyc = last_out_bytes[0] > 0 ? ap_dram_write(&hbm, last_out_bytes[0], rowB) : 0;
@@ -388,43 +479,17 @@ enum ap_status ap_sim_sanger(struct ap_sim_arch *a, const struct ap_trace *t, st
             refetch_noted = 1;
         }
 
-        /* pass 2: bands */
+        /* pass 2: bands through the pre-process, blocks through the FIFO.
+         * Without the mask, block boundaries are not known: each band
+         * releases its share of the group's blocks, in entries of at most
+         * one block (equal pieces; a fraction is the expected cost of a
+         * block the band completes with that probability). */
         memset(s.cum, 0, (size_t)G * sizeof *s.cum);
-        memset(s.grp_var, 0, (size_t)G * sizeof *s.grp_var);
         memset(s.released, 0, (size_t)G * sizeof *s.released);
-        double released_h = 0;
-        double head_after = 0, head_before = 0, blocks_h = 0, head_subrows = 0;
+        double blocks_h = 0, head_subrows = 0;
         for (int32_t b = 0; b < nb; b++) {
             int32_t r0 = b * c->pre_rows, r1 = r0 + c->pre_rows < q ? r0 + c->pre_rows : q;
-            int32_t maxv = 0;
-            double band_valid = 0;
-            memset(s.grp_sub, 0, (size_t)G * sizeof *s.grp_sub);
-            double ps_examined = 0;
-            for (int32_t i = r0; i < r1; i++) {
-                int32_t v = s.valid[i];
-                if (v > maxv) maxv = v;
-                band_valid += v;
-                for (int32_t g = 0; g < G; g++) {
-                    int32_t w = v - g * c->ports;
-                    if (w <= 0) break;
-                    if (w > c->ports) w = c->ports;
-                    ps_examined += 1;
-                    double af, af2, em;
-                    if (sparse) {
-                        sg_subrows(s.memo, s.pmf, v, s.kept[i], w, c->pes, &af, &af2, &em);
-                        head_after += af, head_before += af + em;
-                        /* Y = ceil(X/p), or max(1, ceil(X/p)) without pack:
-                         * E[Y^2] = E[ceil^2] + P(X = 0) */
-                        double m1 = c->pack_split ? af : af + em, m2 = c->pack_split ? af2 : af2 + em;
-                        s.grp_sub[g] += m1 * scale;
-                        s.grp_var[g] += (m2 - m1 * m1) * scale * scale;
-                    } else {
-                        af = (double)((w + c->pes - 1) / c->pes);
-                        head_after += af, head_before += af;
-                        s.grp_sub[g] += af;
-                    }
-                }
-            }
+            int32_t maxv = s.band_maxv[b];
             /* the band's producer time */
             double ready;
             if (sparse) {
@@ -444,53 +509,61 @@ enum ap_status ap_sim_sanger(struct ap_sim_arch *a, const struct ap_trace *t, st
                 /* energy: 4-bit MACs, quantizing the band's Q rows and every
                  * K row it meets, dequantizing, exp and compare per predicted
                  * score, the band's Q and all its K read from the buffers */
-                e_pre += band_valid * d * e_pre_mac + ((double)(r1 - r0) + maxv) * d * e_quant +
-                         band_valid * (e_quant + a->tech.exp_pj + e_cmp);
+                e_pre += s.band_valid[b] * d * e_pre_mac + ((double)(r1 - r0) + maxv) * d * e_quant +
+                         s.band_valid[b] * (e_quant + a->tech.exp_pj + e_cmp);
                 ap_sram_read(&qb, (r1 - r0) * rowB);
                 if (fits) ap_sram_read(&kb, maxv * rowB);
-                e_ps += ps_examined * e_ps_subrow;
+                e_ps += s.band_ps[b] * e_ps_subrow;
             } else {
                 ready = ld_done;
             }
-            /* release the blocks this band completes */
             for (int32_t g = 0; g < G; g++) {
-                s.cum[g] += s.grp_sub[g];
-                head_subrows += s.grp_sub[g];
-                /* blocks due: whole ones as the expected sub-rows fill them;
-                 * at the head's last band the expected count E[ceil(S/R)] */
-                double target = b == nb - 1 ? sg_expected_blocks(s.cum[g], s.grp_var[g], c->rows)
-                                            : floor(s.cum[g] / c->rows + 1e-9);
-                if (b == nb - 1 && g == G - 1 && blocks_stat >= 0) {
-                    /* Sanger's own trace: the head's exact block count */
-                    double want = (double)blocks_stat - (released_h - s.released[g]);
-                    if (want >= s.released[g]) target = want;
-                }
-                while (s.released[g] < target - 1e-9) {
-                    double frac = target - s.released[g] >= 1.0 ? 1.0 : target - s.released[g];
-                    double service = 2.0 * d + exp_extra;
-                    if (s.released[g] == 0) service += c->rows + c->ports; /* fill/drain of the group */
-                    double w = keys - g * c->ports < c->ports ? keys - g * c->ports : c->ports;
-                    double sq = ap_sram_read(&qb, c->rows * rowB);
-                    double sk = fits ? ap_sram_read(&kb, w * rowB) : 0;
-                    double sv = fits ? ap_sram_read(&vb, w * rowB) : 0;
-                    double sd = 0;
-                    if (!fits) sd = ap_dram_read(&hbm, 2.0 * w, rowB), tm.dram_busy += sd;
-                    double so = ap_sram_read(&ob, c->rows * d * c->acc_bits / 8.0) +
-                                ap_sram_write(&ob, c->rows * d * c->acc_bits / 8.0);
-                    double need = sq > sk ? sq : sk;
-                    if (sv > need) need = sv;
-                    if (so > need) need = so;
-                    if (sd > need) need = sd;
-                    if (need > 2.0 * d) service += need - 2.0 * d, tm.mem_stall += (need - 2.0 * d) * frac;
-                    /* a fractional block is one that exists with that probability:
-                     * its expected time */
-                    service *= frac;
+                double add = s.band_sub[(size_t)b * G + g] * scale;
+                s.cum[g] += add, head_subrows += add;
+                /* the band's share of the group's blocks: its share of the
+                 * group's rows (not of its sub-rows, which would move work
+                 * to earlier bands as density grows and let a denser trace
+                 * finish first); the last band takes the rest */
+                double amount = b == nb - 1 || s.grp_rows[g] <= 0
+                                    ? s.grp_blocks[g] - s.released[g]
+                                    : s.grp_blocks[g] * s.band_rows[(size_t)b * G + g] / s.grp_rows[g];
+                if (amount <= 1e-12) continue;
+                /* FIFO entries: the amount in equal pieces of at most a block */
+                int64_t entries = (int64_t)ceil(amount - 1e-9);
+                if (entries < 1) entries = 1;
+                /* a block's cost: 2d cycles (+ the group's fill for its first
+                 * one); its buffer reads: R query rows, the group's w key and
+                 * value rows; R partial outputs read and written. Port cycles
+                 * beyond the block's 2d stall the array. */
+                double w = keys - g * c->ports < c->ports ? keys - g * c->ports : c->ports;
+                double need = ceil(8.0 * c->rows * rowB / ((double)c->buf_banks * c->buf_port_bits));
+                double nkv = fits ? ceil(8.0 * w * rowB / ((double)c->buf_banks * c->buf_port_bits)) : 0;
+                double no = 2.0 * ceil(8.0 * c->rows * d * c->acc_bits / 8.0 / ((double)c->buf_banks * c->buf_port_bits));
+                double nd = fits ? 0 : 2.0 * w * ceil(rowB / c->hbm_txn) * c->hbm_txn /
+                                           (c->hbm_channels * c->hbm_gbps * 1e9 / a->clock_hz);
+                if (nkv > need) need = nkv;
+                if (no > need) need = no;
+                if (nd > need) need = nd;
+                double stall = need > 2.0 * d ? need - 2.0 * d : 0;
+                for (int64_t e = 0; e < entries; e++) {
+                    double f = amount / (double)entries;
+                    double service = (2.0 * d + exp_extra + stall) * f;
+                    /* the fill/drain of the group, with its first entry (times
+                     * the chance the group has a block, when it has less than one) */
+                    if (s.released[g] == 0 && e == 0) service += (c->rows + c->ports) * (s.grp_blocks[g] < 1 ? s.grp_blocks[g] : 1);
+                    tm.mem_stall += stall * f;
+                    ap_sram_read(&qb, f * c->rows * rowB);
+                    if (fits) ap_sram_read(&kb, f * w * rowB), ap_sram_read(&vb, f * w * rowB);
+                    else tm.dram_busy += ap_dram_read(&hbm, f * 2.0 * w, rowB);
+                    ap_sram_read(&ob, f * c->rows * d * c->acc_bits / 8.0);
+                    ap_sram_write(&ob, f * c->rows * d * c->acc_bits / 8.0);
                     double done, enter;
                     if (sparse) {
-                        double before = fifo.consumer_free;
-                        enter = ap_fifo_push(&fifo, ready, service, &done);
+                        double before = fifo->consumer_free;
+                        int first = fifo->tail == 0;
+                        enter = sg_fifo_push(fifo, ready, f, service, &done);
                         double start = done - service;
-                        if (fifo.count > 1 && start > before) tm.array_idle += start - before;
+                        if (!first && start > before) tm.array_idle += start - before;
                         ready = enter;
                     } else {
                         double start = ready > tm.array_free ? ready : tm.array_free;
@@ -498,7 +571,7 @@ enum ap_status ap_sim_sanger(struct ap_sim_arch *a, const struct ap_trace *t, st
                         done = start + service;
                     }
                     tm.array_free = done, tm.array_busy += service;
-                    blocks_h += frac, s.released[g] += frac, released_h += frac;
+                    blocks_h += f, s.released[g] += f;
                 }
             }
             if (sparse) tm.pre_b = ready; /* stage B resumes once its last block entered the FIFO */
@@ -532,7 +605,7 @@ enum ap_status ap_sim_sanger(struct ap_sim_arch *a, const struct ap_trace *t, st
     if (end < tm.pre_b) end = tm.pre_b;
 
     r->cycles = end;
-    r->stall_cycles = fifo.stall_cycles + tm.array_idle + tm.mem_stall;
+    r->stall_cycles = fifo->stall_cycles + tm.array_idle + tm.mem_stall;
     r->utilization = end > 0 ? useful_macs / ((double)c->rows * c->pes * end) : 0;
     r->dram_bytes = hbm.bytes;
     r->sram_bytes = (qb.read_bits + qb.write_bits + kb.read_bits + kb.write_bits + vb.read_bits + vb.write_bits +
@@ -540,7 +613,7 @@ enum ap_status ap_sim_sanger(struct ap_sim_arch *a, const struct ap_trace *t, st
     if (sparse) {
         ap_sim_energy(r, "pre_process", e_pre);
         ap_sim_energy(r, "pack_split", e_ps);
-        ap_sim_energy(r, "mask_fifo", ap_fifo_energy_pj(&fifo));
+        ap_sim_energy(r, "mask_fifo", 2.0 * fifo->blocks_in * blk_bits * e_fifo_bit);
     }
     ap_sim_energy(r, "systolic_array", e_arr);
     ap_sim_energy(r, "q_buffer", ap_sram_energy_pj(&qb));
@@ -558,9 +631,9 @@ enum ap_status ap_sim_sanger(struct ap_sim_arch *a, const struct ap_trace *t, st
     ap_sim_stat(r, "util_after", tot_after > 0 ? tot_kept / (tot_after * c->pes) : 0);
     ap_sim_stat(r, "subrows", c->pack_split || !sparse ? tot_after : tot_before);
     ap_sim_stat(r, "blocks", tot_blocks);
-    ap_sim_stat(r, "fifo_stall_cycles", fifo.stall_cycles);
+    ap_sim_stat(r, "fifo_stall_cycles", fifo->stall_cycles);
     ap_sim_stat(r, "array_idle_cycles", tm.array_idle);
-    ap_fifo_free(&fifo);
+    free(fifo);
     sg_run_free(&s);
     return AP_OK;
 }
