@@ -102,8 +102,8 @@ static enum ap_status parse_spec(const char *spec, struct synth *s, char (*given
         return ap_error(AP_ERR_INVALID_ARG, "synthetic trace: k_msb=%g: expected at most k_bits (%g)", s->k_msb, s->k_bits);
     if (s->bits > s->k_bits)
         return ap_error(AP_ERR_INVALID_ARG, "synthetic trace: bits=%g: expected at most k_bits (%g)", s->bits, s->k_bits);
-    if (s->chunks * s->layers * s->heads * s->S > 2147483647.0)
-        return ap_error(AP_ERR_INVALID_ARG, "synthetic trace: chunks x layers x heads x S = %.0f row entries; at most 2^31 - 1",
+    if (s->chunks * s->layers * s->heads * s->S > 134217728.0)
+        return ap_error(AP_ERR_INVALID_ARG, "synthetic trace: chunks x layers x heads x S = %.0f row entries; at most 2^27",
                         s->chunks * s->layers * s->heads * s->S);
     return AP_OK;
 }
