@@ -358,6 +358,39 @@ int64_t ap_ppl_window_count(int64_t n_tokens, int32_t ctx, int32_t stride, int64
 enum ap_status ap_trace_write(const char *model_dir, const char *text_path, const char *method_spec,
                               struct ap_eval_params params, const char *out_dir);
 
+/* Write a synthetic trace: a paper's published statistics (density, bits
+ * per pruned score, padding, locality, cascade pruning rates, ...) as a
+ * trace in out_dir, spec 'key=value,...' (keys in docs/trace-format.md,
+ * "Synthetic traces"); out_dir is written as ap_trace_write writes. */
+enum ap_status ap_trace_synthesize_dir(const char *spec, const char *out_dir);
+
+/* A trace read back for the simulators (bounds-checked; errors name the
+ * file and line). */
+struct ap_trace;
+enum ap_status ap_trace_open(const char *dir, struct ap_trace **out);
+void ap_trace_close(struct ap_trace *trace);
+
+/* ------------------------------------------------------------- simulators */
+
+/* The headline of one simulation (the whole report is the JSON text). */
+struct ap_sim_summary {
+    char arch[64], kind[32], baseline[64]; /* baseline: "" when none configured */
+    double cycles, seconds, energy_pj;
+    double utilization;                    /* of the main compute array(s) */
+    double dram_bytes;                     /* main-memory traffic */
+    double gops, gops_per_j;               /* dense-equivalent operations */
+    double gops_per_mm2;                   /* 0 when the area is unknown */
+    double speedup_vs_baseline, energy_ratio_vs_baseline, traffic_vs_baseline; /* 0 without a baseline */
+};
+
+/* Simulate the accelerator configured in arch_path (configs/NAME.ini;
+ * docs/simulators.md) on a trace, and its baseline when the configuration
+ * names one. json and csv_row, when not NULL, receive the full report as
+ * JSON and as one CSV row (columns: ap_sim_csv_columns()), to free(). */
+enum ap_status ap_sim_simulate(const char *arch_path, const struct ap_trace *trace, struct ap_sim_summary *out,
+                               char **json, char **csv_row);
+const char *ap_sim_csv_columns(void);
+
 /* ------------------------------------------------------------------- .npy */
 
 /* Write a C-order float32 .npy of the given shape (ndim <= 8) atomically:

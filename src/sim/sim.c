@@ -154,11 +154,21 @@ int32_t ap_sim_head_rows(const struct ap_trace *t, int64_t h, int32_t *kept, int
         valid[r] = v < 0 ? 0 : v > k ? k : v;
     }
     if (t->rows) {
+        /* rows are token positions: when every kept row lies among the
+         * first q positions (padding at the end) they are the rows, in
+         * place; otherwise (token pruning) the rows with keys, in order */
         const int32_t *row = t->rows + h * t->T;
-        int32_t m = 0;
-        for (int32_t i = 0; i < t->T && m < q; i++)
-            if (row[i] > 0) kept[m++] = row[i];
-        while (m < q) kept[m++] = 0;
+        int32_t last = -1;
+        for (int32_t i = 0; i < t->T; i++)
+            if (row[i] > 0) last = i;
+        if (last < q) {
+            for (int32_t r = 0; r < q; r++) kept[r] = row[r];
+        } else {
+            int32_t m = 0;
+            for (int32_t i = 0; i < t->T && m < q; i++)
+                if (row[i] > 0) kept[m++] = row[i];
+            while (m < q) kept[m++] = 0;
+        }
     } else {
         int64_t per = hd->kept / q, rem = hd->kept % q;
         for (int32_t r = 0; r < q; r++) kept[r] = (int32_t)(per + (r < rem));
@@ -279,14 +289,15 @@ enum ap_status ap_sim_report_json(const struct ap_sim_report *r, FILE *f) {
     return AP_OK;
 }
 
-void ap_sim_csv_header(FILE *f) {
-    fputs("arch,kind,trace,cycles,seconds,energy_pj,utilization,dram_bytes,reram_bytes,gops,gops_per_j,gops_per_mm2,"
-          "baseline,speedup_vs_baseline,energy_ratio_vs_baseline,traffic_vs_baseline\n",
-          f);
+const char *ap_sim_csv_columns(void) {
+    return "arch,kind,trace,cycles,seconds,energy_pj,utilization,dram_bytes,reram_bytes,gops,gops_per_j,gops_per_mm2,"
+           "baseline,speedup_vs_baseline,energy_ratio_vs_baseline,traffic_vs_baseline";
 }
 
+void ap_sim_csv_header(FILE *f) { fprintf(f, "%s\n", ap_sim_csv_columns()); }
+
 void ap_sim_csv_row(const struct ap_sim_report *r, FILE *f) {
-    fprintf(f, "%s,%s,%s,%.17g,%.9g,%.9g,%.6g,%.17g,%.17g,%.6g,%.6g,", r->arch, r->kind, r->trace, r->cycles,
+    fprintf(f, "%s,%s,\"%s\",%.17g,%.9g,%.9g,%.6g,%.17g,%.17g,%.6g,%.6g,", r->arch, r->kind, r->trace, r->cycles,
             r->seconds, r->energy_pj, r->utilization, r->dram_bytes, r->reram_bytes, r->gops, r->gops_per_j);
     if (r->area_mm2 > 0)
         fprintf(f, "%.6g,", r->gops_per_mm2);

@@ -105,7 +105,8 @@ double ap_sim_dense_ops(const struct ap_trace *t);
 
 /* Query rows of head index h ((n·L + l)·H + head) of the trace: the kept
  * keys of each computed row and its valid keys, in row order. From rows.npy
- * when present (the rows with kept keys, then zero rows up to `queries`);
+ * when present (the first `queries` positions when all kept rows lie there,
+ * else the rows with kept keys in order, then zero rows up to `queries`);
  * otherwise kept spread evenly over the rows (remainder to the first ones).
  * Causal traces: row r of q rows over k keys sees k − q + r + 1 keys.
  * kept and valid hold T entries; returns the number of rows (= queries). */

@@ -435,3 +435,23 @@ const char *ap_trace_param(const struct ap_trace *t, const char *key) {
         if (strcmp(t->param_keys[i], key) == 0) return t->param_values[i];
     return NULL;
 }
+
+enum ap_status ap_trace_open(const char *dir, struct ap_trace **out) {
+    *out = NULL;
+    struct ap_trace *t = calloc(1, sizeof *t);
+    if (!t) return ap_error(AP_ERR_NOMEM, "%s: out of memory", dir);
+    enum ap_status st = ap_trace_read(dir, t);
+    if (st != AP_OK) {
+        ap_trace_free(t);
+        free(t);
+        return st;
+    }
+    *out = t;
+    return AP_OK;
+}
+
+void ap_trace_close(struct ap_trace *trace) {
+    if (!trace) return;
+    ap_trace_free(trace);
+    free(trace);
+}
