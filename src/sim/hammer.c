@@ -241,22 +241,29 @@ static double rows_run(struct hm_sim *s, int32_t n, int32_t d, double t0) {
     return ce;
 }
 
-/* The predictor's pass over the head's nk keys before its first row:
- * HAMMER accumulates the keys (one pass of nk·ceil(d / mean_lanes) cycles),
- * divides, then subtracts the mean while quantizing the keys into the code
- * buffer (a second pass); with the mean off (the trace says mean_ops = 0)
- * only the quantizing pass remains. ELSA hashes and takes the norm of each
- * key (cycles_per_key each). Returns the cycles; *mean_part the mean's own. */
+/* The predictor's pass over the head's nk keys before its first row.
+ * HAMMER with the mean: accumulate the keys (one pass of
+ * nk·ceil(d / mean_lanes) cycles), divide, then subtract the mean while
+ * quantizing the keys into the code buffer (a second pass). Without it (the
+ * trace says mean_ops = 0) the codes are written as K streams in from DRAM,
+ * so no pass: the codes do not wait for a mean of all the keys. Both passes
+ * are therefore the mean's cost (sec. 5: "computing means and subtracting
+ * them"). ELSA hashes and takes the norm of each key (cycles_per_key each).
+ * Returns the cycles; *mean_part the mean's share of them. */
 static double prep_cycles(struct hm_sim *s, int32_t nk, int32_t d, int mean_on, double *mean_part) {
     const struct hm_cfg *c = &s->c;
     *mean_part = 0;
     if (c->predictor == HM_HAMMER) {
-        double pass = (double)nk * ceil_div(d, c->mean_lanes);
-        *mean_part = mean_on ? pass : 0;
-        s->pj_prep += mean_on ? nk * s->e.mean_key + s->e.mean_head : nk * s->e.key_quant;
-        ap_sram_read(&s->kbuf, (mean_on ? 2.0 : 1.0) * nk * d * c->data_bits / 8.0);
         ap_sram_write(&s->codebuf, nk * d * 2.0 / 8.0);
-        return (mean_on ? 2.0 : 1.0) * pass;
+        if (!mean_on) {
+            s->pj_prep += nk * s->e.key_quant;
+            return 0;
+        }
+        double passes = 2.0 * nk * ceil_div(d, c->mean_lanes);
+        s->pj_prep += nk * s->e.mean_key + s->e.mean_head;
+        ap_sram_read(&s->kbuf, 2.0 * nk * d * c->data_bits / 8.0);
+        *mean_part = passes;
+        return passes;
     }
     if (c->predictor == HM_ELSA) {
         s->pj_prep += nk * s->e.elsa_key;
