@@ -46,7 +46,7 @@ struct hm_cfg {
     int32_t score_rows, mask_rows;        /* buffer depths between the stages, in rows */
     int32_t approx_tokens;                /* keys the approximation buffers are sized for */
     int32_t elsa_hash_bits;               /* k: bits of an ELSA hash */
-    int32_t elsa_keys_per_cycle_inv;      /* cycles per key of the ELSA hash/norm pass */
+    int32_t elsa_cycles_per_key;      /* cycles per key of the ELSA hash/norm pass */
     double dram_gbps;                     /* per channel */
     int32_t dram_channels, transaction_bytes;
     double kv_buffer_bytes;               /* each of the Q, K, V, O buffers (one bank of two) */
@@ -82,7 +82,7 @@ static enum ap_status cfg_load(struct ap_sim_arch *a, struct hm_cfg *c) {
     P_INT("hammer", "mask_rows", 4, 1, 1024, &c->mask_rows);
     P_INT("hammer", "approx_tokens", 512, 1, 1 << 20, &c->approx_tokens);
     P_INT("elsa", "hash_bits", 64, 1, 4096, &c->elsa_hash_bits);
-    P_INT("elsa", "cycles_per_key", 1, 1, 100000, &c->elsa_keys_per_cycle_inv);
+    P_INT("elsa", "cycles_per_key", 1, 1, 100000, &c->elsa_cycles_per_key);
     P_INT("memory", "dram_channels", 1, 1, 64, &c->dram_channels);
     P_INT("memory", "transaction_bytes", 64, 1, 4096, &c->transaction_bytes);
     P_INT("memory", "kv_banks", 4, 1, 1024, &c->kv_banks);
@@ -269,7 +269,7 @@ static double prep_cycles(struct hm_sim *s, int32_t nk, int32_t d, int mean_on, 
         s->pj_prep += nk * s->e.elsa_key;
         ap_sram_read(&s->kbuf, (double)nk * d * c->data_bits / 8.0);
         ap_sram_write(&s->codebuf, nk * (c->elsa_hash_bits + 16.0) / 8.0);
-        return (double)nk * c->elsa_keys_per_cycle_inv;
+        return (double)nk * c->elsa_cycles_per_key;
     }
     return 0;
 }
