@@ -99,21 +99,37 @@ static double leo_front(const struct leo_timing *m, int32_t n, int32_t k) {
     return m->q_load + ceil(kk * m->s_kept + (kn - kk) * m->s_pruned - 1e-9);
 }
 
+/* What one head's rows did to the FIFO. */
+struct leo_fifo_use {
+    double stall;        /* QK-PU cycles lost to a full FIFO */
+    double max_occ;      /* most entries seen queued (entry mode only) */
+    double entry_rows;   /* rows simulated entry by entry */
+};
+
 /* One head's rows through front end, FIFO and back end, starting at time 0
  * with an empty FIFO (a head starts after the previous one has drained: its
  * value rows overwrite the value buffer). Kept scores leave the front end in
  * bursts of N (one per DPU) spread evenly over the row's front-end time; the
  * back end takes them one by one in order, c cycles each, plus e after each
- * row's last one. fifo == NULL: closed form, valid only while the FIFO cannot
- * fill — returns −1 as soon as the bound "entries still queued at the row's
- * start (at most ceil((D − s)/c)) + the row's kept" exceeds the depth.
- * Otherwise entry by entry through ap_fifo: a push that finds the FIFO full
- * delays the QK-PU, and every later score of the row with it. Returns the
- * head's compute cycles (max of front-end and back-end finish); *front_out
- * gets the front-end finish. */
+ * row's last one.
+ *
+ * Each row is computed in closed form when the FIFO provably cannot fill
+ * during it, otherwise entry by entry through ap_fifo (fifo, depth entries):
+ * a push that finds it full delays the QK-PU, and every later score of the
+ * row with it. The bound: at most P0 = ceil((D − a0)/c) earlier entries are
+ * still queued when the row's first burst arrives (departures are at least c
+ * apart); if the back end serves a burst within the burst spacing
+ * (N <= floor(dt/c)) the queue never exceeds P0 + N, otherwise P0 + k.
+ * Entering entry mode from a closed-form row, the FIFO is re-seeded with the
+ * P0 queued entries leaving back to back up to D (exact when the back end
+ * was busy, the only case in which the FIFO fills; else conservative).
+ * Returns the head's compute cycles (max of the front end's and the back
+ * end's finish); *front_out gets the front end's finish. */
 static double leo_rows(const struct leo_timing *m, const int32_t *kept, const int32_t *valid, int32_t q,
-                       struct ap_fifo *fifo, double *front_out) {
-    double tf = 0, D = 0; /* front end free, back end done with everything pushed */
+                       struct ap_fifo *fifo, const struct ap_tech *tech, struct leo_fifo_use *use,
+                       double *front_out) {
+    double tf = 0, D = 0; /* front end free; back end done with everything pushed */
+    int in_fifo = 0;      /* the fifo's state is the real one (the previous row went entry by entry) */
     for (int32_t r = 0; r < q; r++) {
         const int32_t n = valid[r], k = kept[r];
         if (n <= 0) continue; /* no valid key: the row is not computed */
@@ -123,15 +139,24 @@ static double leo_rows(const struct leo_timing *m, const int32_t *kept, const in
             const double J = ceil((double)k / m->N), dt = (F - m->q_load) / J;
             const double a0 = s + m->q_load + dt, aL = s + F;
             const double nlast = k - (J - 1) * m->N;
-            if (!fifo) {
-                double pend = D > s ? cdiv(D - s, m->c) : 0;
-                if (pend + k > m->depth) return -1;
+            const double P0 = D > a0 ? cdiv(D - a0, m->c) : 0;
+            const double bound = P0 + (m->N <= floor(dt / m->c) ? m->N : k);
+            if (bound <= m->depth) {
                 /* single server, no blocking: the last departure is the
                  * largest of "after everything before" and, per burst j,
                  * "burst j's arrival + the entries from j on"; affine in j,
                  * so the first or the last burst */
                 D = dmax(D + k * m->c, dmax(a0 + k * m->c, aL + nlast * m->c)) + m->e;
+                in_fifo = 0;
             } else {
+                if (!in_fifo) {
+                    ap_fifo_free(fifo);
+                    if (ap_fifo_init(fifo, "score_fifo", m->depth, fifo->entry_bits, tech) != AP_OK) return -1;
+                    const double p = P0 < m->depth ? P0 : m->depth;
+                    for (double i = 0; i < p; i++) ap_fifo_push(fifo, D - (p - i) * m->c, m->c, NULL);
+                    in_fifo = 1;
+                }
+                use->entry_rows++;
                 int32_t left = k;
                 for (int64_t j = 0; j < (int64_t)J; j++) {
                     const double a = s + m->q_load + (double)(j + 1) * dt;
@@ -145,8 +170,10 @@ static double leo_rows(const struct leo_timing *m, const int32_t *kept, const in
                         D = done;
                     }
                 }
+                if (fifo->max_occupancy > use->max_occ) use->max_occ = fifo->max_occupancy;
             }
         }
+        use->stall += delay;
         tf = s + F + delay;
     }
     *front_out = tf;
@@ -231,7 +258,8 @@ enum ap_status ap_sim_leopard(struct ap_sim_arch *a, const struct ap_trace *t, s
 
     /* counted events, summed over heads */
     double steps = 0, scores = 0, kept_sum = 0, pruned_sum = 0, rows_kept = 0, q_bcast_bits = 0;
-    double cycles = 0, stall_fifo = 0, stall_mem = 0, front_busy = 0, exact_heads = 0, heads = 0, max_occ = 0;
+    double cycles = 0, stall_mem = 0, front_busy = 0, rows_all = 0;
+    struct leo_fifo_use use = {0};
     double pruned_steps_w = 0, dram_busy = 0;
     for (int32_t n = 0; n < t->N && st == AP_OK; n++)
         for (int32_t l = 0; l < t->L; l++) {
@@ -247,15 +275,11 @@ enum ap_status ap_sim_leopard(struct ap_sim_arch *a, const struct ap_trace *t, s
                     n_rows += valid[i] > 0, n_rows_kept += kept[i] > 0;
                 }
                 m.s_pruned = (prune ? leo_pruned_steps(t, h, &c, r) : ceil((double)c.k_bits / c.b)) * m.step;
-                double front, hc = leo_rows(&m, kept, valid, q, NULL, &front);
-                if (hc < 0) { /* the FIFO may fill: entry by entry */
-                    ap_fifo_free(&score_fifo);
-                    if ((st = ap_fifo_init(&score_fifo, "score_fifo", c.fifo_depth, c.score_bits, tech)) != AP_OK)
-                        break;
-                    hc = leo_rows(&m, kept, valid, q, &score_fifo, &front);
-                    stall_fifo += score_fifo.stall_cycles;
-                    if (score_fifo.max_occupancy > max_occ) max_occ = score_fifo.max_occupancy;
-                    exact_heads++;
+                double front;
+                const double hc = leo_rows(&m, kept, valid, q, &score_fifo, tech, &use, &front);
+                if (hc < 0) {
+                    st = ap_error(AP_ERR_NOMEM, "leopard simulator: out of memory");
+                    break;
                 }
                 /* memory: K and V of the head into the buffers before any
                  * multiplication starts (§2.3.1), not overlapped; Q streamed
@@ -284,9 +308,9 @@ enum ap_status ap_sim_leopard(struct ap_sim_arch *a, const struct ap_trace *t, s
                 pruned_steps_w += pr * m.s_pruned / m.step;
                 rows_kept += (double)n_rows_kept;
                 q_bcast_bits += (double)n_rows * d * c.q_bits * c.n_dpu;
+                rows_all += (double)n_rows;
                 ap_sram_read(&kbuf, hsteps * d * c.b / 8);
                 ap_sram_read(&vbuf, (double)nk * d * c.v_bits / 8);
-                heads++;
             }
             double layer = 0;
             for (int32_t i = 0; i < c.tiles; i++) layer = dmax(layer, tile_t[i]);
@@ -335,7 +359,7 @@ enum ap_status ap_sim_leopard(struct ap_sim_arch *a, const struct ap_trace *t, s
     ap_fifo_free(&score_fifo), ap_fifo_free(&idx_fifo);
 
     r->cycles = cycles;
-    r->stall_cycles = stall_fifo + stall_mem;
+    r->stall_cycles = use.stall + stall_mem;
     r->dram_bytes = dram.bytes;
     r->sram_bytes = (kbuf.read_bits + kbuf.write_bits + vbuf.read_bits + vbuf.write_bits) / 8;
     ap_sim_busy(r, "qk_pu", front_busy);
@@ -347,10 +371,10 @@ enum ap_status ap_sim_leopard(struct ap_sim_arch *a, const struct ap_trace *t, s
     ap_sim_stat(r, "density", scores > 0 ? kept_sum / scores : 0);
     ap_sim_stat(r, "kbits_per_pruned", pruned_sum > 0 ? pruned_steps_w / pruned_sum * c.b : 0);
     ap_sim_stat(r, "qk_utilization", cycles > 0 ? qk.busy_cycles / (cycles * c.tiles) : 0);
-    ap_sim_stat(r, "fifo_stall_cycles", stall_fifo);
+    ap_sim_stat(r, "fifo_stall_cycles", use.stall);
     ap_sim_stat(r, "memory_stall_cycles", stall_mem);
-    ap_sim_stat(r, "fifo_max_occupancy", max_occ);
-    ap_sim_stat(r, "heads_simulated_by_entry", heads > 0 ? exact_heads / heads : 0);
+    ap_sim_stat(r, "fifo_max_occupancy", use.max_occ);
+    ap_sim_stat(r, "rows_simulated_by_entry", rows_all > 0 ? use.entry_rows / rows_all : 0);
     if (!t->rows && prune) ap_sim_note(r, "no rows.npy: kept keys spread evenly over each head's rows");
     return AP_OK;
 }
