@@ -235,18 +235,24 @@ static double fetch_a(struct sp_state *s, const struct sp_head *p, double issue,
     return s->dram_free;
 }
 
-/* Phase B of a head: what depends on its probabilities (key LSBs for the
- * requantized rows, the value rows local value pruning kept) and the output
- * rows written back. */
-static double fetch_b(struct sp_state *s, const struct sp_head *p, double issue, double v_rows) {
+/* Phase B of a head, what depends on its probabilities, in two requests:
+ * the key LSBs (issued when the first row's requantization decision leaves
+ * the softmax; once per head when the keys stay on chip) and the value rows
+ * local value pruning kept with the output rows written back (issued when
+ * the first row leaves the top-k stage). Each is served after everything
+ * issued before it; returns when it ends. */
+static double fetch_lsb(struct sp_state *s, const struct sp_head *p, double issue) {
+    double b0 = issue > s->dram_free ? issue : s->dram_free;
+    double lr = row_bytes(s->t->d, s->key_bits - s->msb_bits);
+    double n = p->fits ? p->nk : p->stream_rows[1];
+    ap_sram_write(&s->ksram, n * lr);
+    s->dram_free = b0 + dram_rd(s, n, lr);
+    return s->dram_free;
+}
+
+static double fetch_v(struct sp_state *s, const struct sp_head *p, double issue, double v_rows) {
     const struct ap_trace *t = s->t;
     double b0 = issue > s->dram_free ? issue : s->dram_free, cyc = 0;
-    if (p->requant > 0) {
-        double lr = row_bytes(t->d, s->key_bits - s->msb_bits);
-        double n = p->fits ? p->nk : p->stream_rows[1];
-        cyc += dram_rd(s, n, lr);
-        ap_sram_write(&s->ksram, n * lr);
-    }
     if (p->vprune) {
         double vr = row_bytes(t->d, s->c.value_bits);
         cyc += dram_rd(s, v_rows, vr);
@@ -254,8 +260,7 @@ static double fetch_b(struct sp_state *s, const struct sp_head *p, double issue,
     }
     double wc = ap_dram_write(&s->dram, p->nq, row_bytes(t->d, s->c.out_bits));
     s->dram_cycles += wc;
-    cyc += wc;
-    s->dram_free = b0 + cyc;
+    s->dram_free = b0 + cyc + wc;
     return s->dram_free;
 }
 
@@ -268,8 +273,9 @@ static double fetch_b(struct sp_state *s, const struct sp_head *p, double issue,
  * else the unit stalls until then (blocking after service).
  * Memory: the head's first row cannot finish Q·K before phase A has arrived
  * (every row needs every key); when K/V do not fit on chip they stream and
- * the last row waits instead. ×V of the head's first row waits for phase B
- * when it carries values or LSBs. Phase A of the next head is issued when
+ * the last row waits instead. A requantized row waits for the LSBs before
+ * its second pass; ×V of the head's first row waits for the value rows
+ * when values are pruned locally. Phase A of the next head is issued when
  * this head's first row starts Q·K (one head of prefetch, double-buffered
  * SRAMs). Returns when the head's last row leaves the pipeline. */
 static double run_head(struct sp_state *s, struct sp_head *p, struct sp_head *next, double a_start, double a_end,
@@ -296,11 +302,12 @@ static double run_head(struct sp_state *s, struct sp_head *p, struct sp_head *ne
     for (int32_t i = 0; i < nq; i++) {
         double b = floor(kept[i] * p->vfrac + 0.5);
         sum_b += b;
-        if (b < valid[i]) topk_rows++;
+        if (valid[i] > 0) topk_rows++;
     }
     double v_rows = p->fits && sum_b > p->nk ? p->nk : sum_b;
     double end = a_end, b_end = 0;
-    int32_t b_done = 0, next_done = next == NULL, first = 1;
+    int32_t b_done = 0, lsb_done = p->requant == 0, next_done = next == NULL, first = 1;
+    double lsb_end = 0;
     for (int32_t i = 0; i < nq; i++) {
         double a = valid[i], b = floor(kept[i] * p->vfrac + 0.5);
         if (a <= 0) continue;
@@ -313,7 +320,10 @@ static double run_head(struct sp_state *s, struct sp_head *p, struct sp_head *ne
         tm[0] = fmax(passes * array_cycles(a, d, c->qk_mult), port);
         tm[1] = passes * ceil_div(a, c->softmax_lanes);
         tm[2] = 0;
-        if (s->pruning && b < a) {
+        /* a head with local value pruning sends every row through the
+         * engine (the artifact's per-head if_topk flag), also rows whose k
+         * covers all their keys */
+        if (s->pruning && p->vprune) {
             double cmp = 0;
             if (p->topk_cycles_stat >= 0 && topk_rows > 0) {
                 tm[2] = p->topk_cycles_stat / topk_rows;
@@ -335,10 +345,11 @@ static double run_head(struct sp_state *s, struct sp_head *p, struct sp_head *ne
         for (int st = 0; st < N_STAGES; st++) {
             double start = fmax(s->stage_free[st], avail);
             if (st == 3 && !b_done) {
-                /* phase B is requested as the head's first decisions come out */
-                b_end = fetch_b(s, p, start, v_rows);
+                /* the values chosen are requested as the head's first
+                 * top-k decision comes out; ×V needs them */
+                b_end = fetch_v(s, p, avail, v_rows);
                 b_done = 1;
-                if ((p->vprune || p->requant > 0) && b_end > start) s->stall_mem += b_end - start, start = b_end;
+                if (p->vprune && b_end > start) s->stall_mem += b_end - start, start = b_end;
             }
             done = start + tm[st];
             if (st == 0) {
@@ -361,6 +372,15 @@ static double run_head(struct sp_state *s, struct sp_head *p, struct sp_head *ne
             s->stage_free[st] = exit - lat[st];
             s->busy[st] += tm[st];
             avail = exit;
+            if (st == 1 && rq) {
+                /* a requantized row: its LSBs are fetched after the decision
+                 * (once per head), then it goes through Q·K and the softmax
+                 * again; that pass's occupancy is in tm[0], tm[1], its
+                 * pipeline depth is added here */
+                if (!lsb_done) lsb_end = fetch_lsb(s, p, exit), lsb_done = 1;
+                if (lsb_end > exit) s->stall_mem += lsb_end - exit;
+                avail = fmax(exit, lsb_end) + lat[0] + lat[1];
+            }
         }
         s->row_no++, first = 0;
         end = fmax(end, avail);
@@ -377,8 +397,9 @@ static double run_head(struct sp_state *s, struct sp_head *p, struct sp_head *ne
         s->scored_pairs += a, s->v_pairs += b;
     }
     if (!next_done) *next_a_end = fetch_a(s, next, end, next_a_start);
-    if (!b_done) b_end = fetch_b(s, p, end, v_rows);
-    return fmax(end, b_end);
+    if (!lsb_done) lsb_end = fetch_lsb(s, p, end);
+    if (!b_done) b_end = fetch_v(s, p, end, v_rows);
+    return fmax(end, fmax(b_end, lsb_end));
 }
 
 /* ------------------------------------------------------------ entry point */
