@@ -162,6 +162,9 @@ struct sp_head {
     double topk_cycles_stat, topk_rounds_stat; /* the method's count, or < 0 */
     int32_t fits;        /* K and V fit their half of the double-buffered SRAMs */
     double stream_rows[3]; /* without reuse: rows fetched for [1] K, [2] V over the head's query rows */
+    int32_t ahead;       /* heads whose phase A may be in flight while this one computes */
+    int32_t a_issued;
+    double a_start, a_end;
 };
 
 /* Bytes of one row of d elements of `bits` bits. */
@@ -202,7 +205,12 @@ static void plan_head(struct sp_state *s, int64_t idx, int64_t ref, struct sp_he
     }
     int32_t kbits_first = p->pq ? s->msb_bits : s->key_bits;
     double kb = p->nk * row_bytes(t->d, kbits_first), vb = p->nk * row_bytes(t->d, s->c.value_bits);
+    if (p->requant > 0) kb += p->nk * row_bytes(t->d, s->key_bits - s->msb_bits);
     p->fits = kb <= s->c.key_kb * 1024 / 2 && vb <= s->c.value_kb * 1024 / 2;
+    /* prefetch depth: as many later heads as the SRAMs hold beside this
+     * one (at least one: double buffering) */
+    double hold = fmin(s->c.key_kb * 1024 / fmax(kb, 1), s->c.value_kb * 1024 / fmax(vb, 1));
+    p->ahead = p->fits && hold - 1 > 1 ? (int32_t)fmin(floor(hold) - 1, 1 << 20) : 1;
 }
 
 /* DRAM cycles of n requests of `bytes` each, booked on the HBM. */
@@ -275,11 +283,21 @@ static double fetch_v(struct sp_state *s, const struct sp_head *p, double issue,
  * (every row needs every key); when K/V do not fit on chip they stream and
  * the last row waits instead. A requantized row waits for the LSBs before
  * its second pass; ×V of the head's first row waits for the value rows
- * when values are pruned locally. Phase A of the next head is issued when
- * this head's first row starts Q·K (one head of prefetch, double-buffered
- * SRAMs). Returns when the head's last row leaves the pipeline. */
-static double run_head(struct sp_state *s, struct sp_head *p, struct sp_head *next, double a_start, double a_end,
-                       double *next_a_start, double *next_a_end) {
+ * when values are pruned locally. When a head's first row starts Q·K, the
+ * phase A of the heads after it is issued, as many as the key and value
+ * SRAMs hold beside it (`ahead`, at least one: double buffering); the
+ * layer's first head issues its own at the layer start. Returns when the
+ * head's last row and its DRAM requests are done. */
+static void issue_a(struct sp_state *s, struct sp_head *plans, int32_t np, int32_t k, double when) {
+    int32_t last = k + plans[k].ahead;
+    for (int32_t j = k; j < np && j <= last; j++)
+        if (!plans[j].a_issued) plans[j].a_end = fetch_a(s, &plans[j], when, &plans[j].a_start), plans[j].a_issued = 1;
+}
+
+static double run_head(struct sp_state *s, struct sp_head *plans, int32_t np, int32_t k) {
+    struct sp_head *p = &plans[k];
+    issue_a(s, plans, np, k, s->stage_free[0]);
+    const double a_start = p->a_start, a_end = p->a_end;
     const struct ap_trace *t = s->t;
     const struct sp_cfg *c = &s->c;
     const int32_t d = t->d, D = c->fifo_rows;
@@ -306,7 +324,7 @@ static double run_head(struct sp_state *s, struct sp_head *p, struct sp_head *ne
     }
     double v_rows = p->fits && sum_b > p->nk ? p->nk : sum_b;
     double end = a_end, b_end = 0;
-    int32_t b_done = 0, lsb_done = p->requant == 0, next_done = next == NULL, first = 1;
+    int32_t b_done = 0, lsb_done = p->requant == 0, next_done = k + 1 >= np, first = 1;
     double lsb_end = 0;
     for (int32_t i = 0; i < nq; i++) {
         double a = valid[i], b = floor(kept[i] * p->vfrac + 0.5);
@@ -353,7 +371,7 @@ static double run_head(struct sp_state *s, struct sp_head *p, struct sp_head *ne
             }
             done = start + tm[st];
             if (st == 0) {
-                if (!next_done) *next_a_end = fetch_a(s, next, start, next_a_start), next_done = 1;
+                if (!next_done) issue_a(s, plans, np, k + 1, start), next_done = 1;
                 /* every row needs every key: the first row (streamed: the
                  * last) cannot finish before the keys are in */
                 int last = i == nq - 1;
@@ -396,7 +414,7 @@ static double run_head(struct sp_state *s, struct sp_head *p, struct sp_head *ne
         s->fifo_bits += passes * a * c->score_bits + (a + b) * c->prob_bits;
         s->scored_pairs += a, s->v_pairs += b;
     }
-    if (!next_done) *next_a_end = fetch_a(s, next, end, next_a_start);
+    if (!next_done) issue_a(s, plans, np, k + 1, end);
     if (!lsb_done) lsb_end = fetch_lsb(s, p, end);
     if (!b_done) b_end = fetch_v(s, p, end, v_rows);
     return fmax(end, fmax(b_end, lsb_end));
@@ -490,14 +508,7 @@ enum ap_status ap_sim_spatten(struct ap_sim_arch *a, const struct ap_trace *t, s
             s->row_no = 0;
             double layer_end = now;
             if (np > 0) {
-                double a_start, a_end = fetch_a(s, &plans[0], now, &a_start);
-                for (int32_t k = 0; k < np; k++) {
-                    double na_start = 0, na_end = 0;
-                    double e = run_head(s, &plans[k], k + 1 < np ? &plans[k + 1] : NULL, a_start, a_end, &na_start,
-                                        &na_end);
-                    layer_end = fmax(layer_end, e);
-                    a_start = na_start, a_end = na_end;
-                }
+                for (int32_t k = 0; k < np; k++) layer_end = fmax(layer_end, run_head(s, plans, np, k));
             }
             layer_end = fmax(layer_end, s->dram_free);
             /* cascade decisions for the next layer */
