@@ -140,6 +140,7 @@ struct sp_state {
     double rq_cmp, xv_macs, fifo_bits;
     double busy[N_STAGES], topk_layer_cycles, dram_cycles;
     double stall_fifo, stall_mem;
+    int32_t summ_vp_ignored, summ_pq_ignored; /* for the notes */
     double rows_keybits, rows_pq;   /* Σ key bits fetched per key over rows, rows counted */
     double scored_pairs, v_pairs;
     /* timelines (cycles) */
@@ -162,6 +163,7 @@ struct sp_head {
     double topk_cycles_stat, topk_rounds_stat; /* the method's count, or < 0 */
     int32_t fits;        /* K and V fit their half of the double-buffered SRAMs */
     double stream_rows[3]; /* without reuse: rows fetched for [1] K, [2] V over the head's query rows */
+    int32_t gen;         /* one query row: the generation stage */
     int32_t ahead;       /* heads whose phase A may be in flight while this one computes */
     int32_t a_issued;
     double a_start, a_end;
@@ -181,7 +183,19 @@ static void plan_head(struct sp_state *s, int64_t idx, int64_t ref, struct sp_he
     p->nk = hd->keys;
     p->vfrac = 1.0;
     p->topk_cycles_stat = p->topk_rounds_stat = -1;
-    if (s->pruning) {
+    /* local value pruning and progressive quantization are generation-stage
+     * techniques (slides: "only for generation stage"; SPEC §6): they act on
+     * heads of one query row. A summarization head multiplies every valid
+     * pair by V with full-width keys (the slides: its small probabilities
+     * lie in different places in different rows, so every value row is
+     * fetched anyway). */
+    p->gen = hd->queries == 1;
+    if (s->pruning && !p->gen) {
+        int32_t c_pq = ap_trace_head_stat(t, "pq_rows");
+        if (hd->kept < hd->valid) s->summ_vp_ignored = 1;
+        if (c_pq >= 0 && head_stat(t, idx, c_pq) > 0 && s->msb_bits < s->key_bits) s->summ_pq_ignored = 1;
+    }
+    if (s->pruning && p->gen) {
         int32_t c_vp = ap_trace_head_stat(t, "v_pruned"), c_pq = ap_trace_head_stat(t, "pq_rows"),
                 c_rq = ap_trace_head_stat(t, "pq_requant_rows"), c_tc = ap_trace_head_stat(t, "v_topk_cycles"),
                 c_tr = ap_trace_head_stat(t, "v_topk_rounds");
@@ -318,7 +332,7 @@ static double run_head(struct sp_state *s, struct sp_head *plans, int32_t np, in
     double sum_b = 0;
     int32_t topk_rows = 0;
     for (int32_t i = 0; i < nq; i++) {
-        double b = floor(kept[i] * p->vfrac + 0.5);
+        double b = p->gen ? floor(kept[i] * p->vfrac + 0.5) : valid[i];
         sum_b += b;
         if (valid[i] > 0) topk_rows++;
     }
@@ -327,7 +341,7 @@ static double run_head(struct sp_state *s, struct sp_head *plans, int32_t np, in
     int32_t b_done = 0, lsb_done = p->requant == 0, next_done = k + 1 >= np, first = 1;
     double lsb_end = 0;
     for (int32_t i = 0; i < nq; i++) {
-        double a = valid[i], b = floor(kept[i] * p->vfrac + 0.5);
+        double a = valid[i], b = p->gen ? floor(kept[i] * p->vfrac + 0.5) : valid[i];
         if (a <= 0) continue;
         int32_t rq = p->requant > 0 && (int64_t)(i + 1) * p->requant / nq > (int64_t)i * p->requant / nq;
         int32_t passes = 1 + rq;
@@ -457,8 +471,8 @@ enum ap_status ap_sim_spatten(struct ap_sim_arch *a, const struct ap_trace *t, s
 
     const int is_spatten = strcmp(t->method, "spatten") == 0, is_synth = strcmp(t->method, "synthetic") == 0;
     if (a->pruning && !is_spatten && !is_synth)
-        ap_sim_note(r, "trace of method '%s': Q·K scores every valid pair of the computed heads; the mask's "
-                       "pruned pairs are taken as locally pruned values (top-k per row, estimated)", t->method);
+        ap_sim_note(r, "trace of method '%s': Q·K scores every valid pair of the computed heads; in generation "
+                       "steps the mask's pruned pairs are taken as locally pruned values", t->method);
     if (a->pruning && ap_trace_head_stat(t, "pq_rows") < 0)
         ap_sim_note(r, "no progressive-quantization statistics: keys fetched at full width");
     const int32_t c_ttc = ap_trace_layer_stat(t, "token_topk_cycles"), c_htc = ap_trace_layer_stat(t, "head_topk_cycles");
@@ -491,7 +505,8 @@ enum ap_status ap_sim_spatten(struct ap_sim_arch *a, const struct ap_trace *t, s
                     double ka = 0, va = 0;
                     if (a->pruning) {
                         int32_t q = ap_sim_head_rows(t, h0 + h, s->kept, s->valid);
-                        for (int32_t i = 0; i < q; i++) ka += s->valid[i], va += floor(s->kept[i] * p->vfrac + 0.5);
+                        for (int32_t i = 0; i < q; i++)
+                            ka += s->valid[i], va += p->gen ? floor(s->kept[i] * p->vfrac + 0.5) : s->valid[i];
                     } else {
                         for (int32_t i = 0; i < p->nq; i++) ka += s->ref_valid[i];
                         va = ka;
@@ -540,6 +555,12 @@ enum ap_status ap_sim_spatten(struct ap_sim_arch *a, const struct ap_trace *t, s
             now = layer_end + tk;
         }
     }
+    if (s->summ_vp_ignored)
+        ap_sim_note(r, "summarization heads: local value pruning is a generation-stage technique, every valid pair "
+                       "multiplied by V");
+    if (s->summ_pq_ignored)
+        ap_sim_note(r, "summarization heads: progressive quantization is a generation-stage technique, keys at full "
+                       "width");
     if (a->pruning && c_vtc < 0 && s->v_pairs < s->scored_pairs)
         ap_sim_note(r, "value top-k cycles estimated (median-pivot quick-select)");
 
