@@ -303,3 +303,64 @@ TEST(sim_spatten_config_errors) {
     rmdir(dir);
     ap_trace_free(&t);
 }
+
+/* A trace of SpAtten's own method (built in memory): its statistics are used
+ * as they are. One generation step of 1,024 keys, 512 values kept (kept
+ * already excludes the pruned ones), the engine's own count of 200 cycles,
+ * 8-bit MSBs and no requantization; then a second layer after a token
+ * decision the method counted as 50 cycles:
+ *   layer 1: A + 11 + 64 + 87 + 1 + 200 + 1 + V + 64 + 3,
+ *            A = (128 + 64·1024) / 512, V = (64·512 + 128) / 512;
+ *   layer 2 (after the 50 cycles) on 600 keys, 300 values, 100 cycles. */
+static void own_trace(struct ap_trace *t) {
+    static const char *hs[] = {"rows", "v_pruned", "v_topk_rounds", "v_topk_cycles", "pq_rows", "pq_requant_rows",
+                               "pq_key_bits"};
+    static const char *ls[] = {"token_topk_rounds", "token_topk_cycles", "head_topk_rounds", "head_topk_cycles"};
+    memset(t, 0, sizeof *t);
+    snprintf(t->model, sizeof t->model, "test");
+    snprintf(t->method, sizeof t->method, "spatten");
+    t->L = 2, t->H = 1, t->d = 64, t->D = 64, t->N = 1, t->T = 1024, t->causal = 1;
+    t->n_params = 2, t->P = 7, t->Q = 4;
+    t->param_keys = calloc(2, sizeof *t->param_keys);
+    t->param_values = calloc(2, sizeof *t->param_values);
+    snprintf(t->param_keys[0], AP_TRACE_NAME_MAX, "key_bits"), snprintf(t->param_values[0], AP_TRACE_VALUE_MAX, "12");
+    snprintf(t->param_keys[1], AP_TRACE_NAME_MAX, "msb_bits"), snprintf(t->param_values[1], AP_TRACE_VALUE_MAX, "8");
+    t->head_stat_names = calloc(7, sizeof *t->head_stat_names);
+    t->layer_stat_names = calloc(4, sizeof *t->layer_stat_names);
+    for (int i = 0; i < 7; i++) snprintf(t->head_stat_names[i], AP_TRACE_NAME_MAX, "%s", hs[i]);
+    for (int i = 0; i < 4; i++) snprintf(t->layer_stat_names[i], AP_TRACE_NAME_MAX, "%s", ls[i]);
+    t->heads = calloc(2, sizeof *t->heads);
+    t->head_stats = calloc(14, sizeof *t->head_stats);
+    t->tokens_active = calloc(2, sizeof *t->tokens_active);
+    t->heads_active = calloc(2, sizeof *t->heads_active);
+    t->layer_stats = calloc(8, sizeof *t->layer_stats);
+    t->heads[0] = (struct ap_trace_head){1, 1024, 1024, 512};
+    t->heads[1] = (struct ap_trace_head){1, 600, 600, 300};
+    const double st0[7] = {1, 512, 7, 200, 1, 0, 8}, st1[7] = {1, 300, 6, 100, 1, 0, 8};
+    memcpy(t->head_stats, st0, sizeof st0), memcpy(t->head_stats + 7, st1, sizeof st1);
+    t->tokens_active[0] = 1024, t->tokens_active[1] = 600, t->heads_active[0] = t->heads_active[1] = 1;
+    t->layer_stats[0] = 5, t->layer_stats[1] = 50; /* layer 0's token decision */
+}
+
+TEST(sim_spatten_own_trace_statistics) {
+    struct ap_trace t;
+    own_trace(&t);
+    REQUIRE(t.heads && t.head_stats && t.layer_stats && t.param_keys);
+    char path[1024];
+    config_path(path, sizeof path, "spatten.ini");
+    struct ap_sim_report r;
+    enum ap_status st = ap_sim_run(path, &t, &r);
+    ap_trace_free(&t);
+    REQUIRE(st == AP_OK);
+    double l1 = (128 + 64 * 1024.0) / 512 + 11 + 64 + 87 + 1 + 200 + 1 + (64 * 512.0 + 128) / 512 + 64 + 3;
+    double l2 = (128 + 64 * 600.0) / 512 + 11 + ceil(600 / 16.0) + 87 + 1 + 100 + 1 + (64 * 300.0 + 128) / 512 +
+                ceil(300 / 8.0) + 3;
+    CHECK_NEAR(r.cycles, l1 + 50 + l2, 1e-9);
+    CHECK_NEAR(stat(&r, "topk_cycles"), 200 + 50 + 100, 0);
+    CHECK_NEAR(stat(&r, "key_bits_effective"), 8, 0);
+    CHECK_NEAR(stat(&r, "values_pruned"), 1 - 812.0 / 1624, 1e-12);
+    CHECK(strstr(r.notes, "estimated") == NULL);
+    /* the baseline: both layers on the 1,024 keys, full width, every value */
+    double b1 = (128 + 160 * 1024.0) / 512 + 11 + 64 + 87 + 128 + 3;
+    CHECK_NEAR(r.baseline_cycles, 2 * b1, 1e-9);
+}
