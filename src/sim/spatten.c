@@ -2,7 +2,9 @@
  * SPEC §6, docs/sim/spatten.md): cascade token and head pruning, local value
  * pruning through the top-k engine, progressive quantization of the keys,
  * on a row pipeline Q·K → softmax (+ requantization decision) → top-k → ×V
- * fed by HBM2.
+ * fed by HBM2. Token and head pruning act in every head; local value pruning
+ * and progressive quantization only in generation steps (heads of one query
+ * row), as the slides restrict them.
  *
  * Granularity: one query row per pipeline stage step (the trace gives per-row
  * kept counts, rows.npy), one DRAM transfer per head and phase, one top-k
