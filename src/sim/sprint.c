@@ -194,19 +194,6 @@ static double stat_at(const struct ap_trace *t, int64_t h, int32_t col) {
     return col >= 0 ? t->head_stats[h * t->P + col] : 0.0;
 }
 
-/* Is the trace's `fetched` counted under our buffer? Only SPRINT's own
- * method records its capacity (keys: capacity, or onchip_kb·8192 /
- * (2·d·data_bits) when capacity is 0). */
-static int trace_capacity_matches(const struct ap_trace *t, double cap_keys) {
-    if (strcmp(t->method, "sprint") != 0) return 0;
-    const char *cap = ap_trace_param(t, "capacity"), *kb = ap_trace_param(t, "onchip_kb"),
-               *bits = ap_trace_param(t, "data_bits");
-    if (!cap || !kb || !bits) return 0;
-    double c = atof(cap);
-    if (c <= 0) c = floor(atof(kb) * 8192.0 / (2.0 * t->d * atof(bits)));
-    return c == cap_keys;
-}
-
 enum ap_status ap_sim_sprint(struct ap_sim_arch *a, const struct ap_trace *t, struct ap_sim_report *r) {
     struct sprint_cfg cfg;
     enum ap_status st = read_cfg(a, &cfg);
@@ -221,11 +208,9 @@ enum ap_status ap_sim_sprint(struct ap_sim_arch *a, const struct ap_trace *t, st
     const double data_B = cfg.data_bits / 8.0, row_bytes = d * data_B;
 
     /* statistics the trace may carry (SPRINT's own names) */
-    const int32_t s_first = stat_of(t, "first_fetch"), s_fetched = stat_of(t, "fetched"),
-                  s_adj = stat_of(t, "adjacent_new"), s_padq = stat_of(t, "pad_queries"),
+    const int32_t s_adj = stat_of(t, "adjacent_new"), s_padq = stat_of(t, "pad_queries"),
                   s_padk = stat_of(t, "pad_keys"), s_cmax = stat_of(t, "corelet_max");
     const int have_locality = s_adj >= 0;
-    const int trust_fetched = pruning && s_fetched >= 0 && s_first >= 0 && trace_capacity_matches(t, tm.cap_keys);
     const char *tc = ap_trace_param(t, "corelets");
     const int have_cmax = s_cmax >= 0 && strcmp(t->method, "sprint") == 0 && tc && atoi(tc) == C;
 
@@ -253,7 +238,7 @@ enum ap_status ap_sim_sprint(struct ap_sim_arch *a, const struct ap_trace *t, st
     double exps = 0, sum_adds = 0, divs = 0, write_bytes = 0;
     struct sprint_totals z;
     memset(&z, 0, sizeof z);
-    int estimated_locality = 0, estimated_fetch = 0, estimated_balance = 0, no_padding_stats = 0;
+    int estimated_locality = 0, estimated_balance = 0, no_padding_stats = 0;
 
     const int64_t nh = (int64_t)t->N * t->L * t->H;
     for (int64_t h = 0; h < nh; h++) {
@@ -264,8 +249,6 @@ enum ap_status ap_sim_sprint(struct ap_sim_arch *a, const struct ap_trace *t, st
         if (pruning) {
             /* ---- SPRINT: the trace's rows; fetches from the locality rule */
             rows = q, keys = hd->keys;
-            double sum_next = 0; /* kept keys of rows 1.. */
-            for (int32_t i = 1; i < q; i++) sum_next += kept[i];
             /* keys a row needs beyond the previous row's (eq. 3.4 without a
              * capacity limit): the trace's total spread evenly over the rows
              * after the first (a per-row count is not in the trace) */
@@ -274,8 +257,18 @@ enum ap_status ap_sim_sprint(struct ap_sim_arch *a, const struct ap_trace *t, st
                 new_per_row = q > 1 ? stat_at(t, h, s_adj) / (q - 1) : 0;
             else
                 estimated_locality = 1;
+            /* Fetches per row. The buffer keeps what it holds until the
+             * space is needed: the previous row's keys (up to the capacity;
+             * the rest streamed out), and in the room left over, keys of
+             * earlier rows. A key the previous row did not keep is on chip
+             * if an earlier row fetched it and it still fits: with U the
+             * keys fetched so far (each a distinct key while nothing is
+             * evicted; at most the head's keys), U − p such keys compete
+             * for cap − p slots, and a newly needed key is one of them with
+             * probability (U − p) / (keys − p) (uniform; the trace has no
+             * key identities). */
             fetch[0] = kept[0];
-            double est = 0;
+            double U = kept[0];
             for (int32_t i = 1; i < q; i++) {
                 double n = kept[i], p = kept[i - 1], overlap;
                 if (have_locality) {
@@ -287,19 +280,13 @@ enum ap_status ap_sim_sprint(struct ap_sim_arch *a, const struct ap_trace *t, st
                     overlap = valid[i] > 0 ? n * p / valid[i] : 0;
                 }
                 if (overlap > p) overlap = p;
-                /* the buffer holds min(p, capacity) of the previous row's keys */
                 double avail = p > 0 ? (tm.cap_keys < p ? tm.cap_keys / p : 1.0) : 0.0;
-                fetch[i] = n - overlap * avail;
-                est += fetch[i];
-            }
-            if (trust_fetched) {
-                double target = stat_at(t, h, s_fetched) - stat_at(t, h, s_first);
-                for (int32_t i = 1; i < q; i++) {
-                    double f = est > 0 ? fetch[i] * target / est : (sum_next > 0 ? kept[i] * target / sum_next : 0);
-                    fetch[i] = f < kept[i] ? f : kept[i];
-                }
-            } else if (tm.cap_keys < keys) {
-                estimated_fetch = 1;
+                double others = U - p, nonprev = keys - p, room = tm.cap_keys - p;
+                double retained = others > 0 && room > 0 ? (others < room ? others : room) : 0;
+                double hit_new = nonprev > 0 ? (n - overlap) * retained / nonprev : 0;
+                fetch[i] = n - overlap * avail - hit_new;
+                if (fetch[i] < 0) fetch[i] = 0;
+                U = U + fetch[i] < keys ? U + fetch[i] : keys;
             }
             for (int32_t i = 0; i < q; i++) nrow[i] = kept[i];
             /* busiest CORELET's share of a row: the trace's, or ideal interleaving */
@@ -315,9 +302,9 @@ enum ap_status ap_sim_sprint(struct ap_sim_arch *a, const struct ap_trace *t, st
                 double n = nrow[i], f = fetch[i];
                 /* the trace's share applies to hits and misses alike; with
                  * ideal interleaving the busiest CORELET gets ceil(n / C)
-                 * keys and ceil(f / C) misses (monotone in n and f) */
+                 * keys, and f / C of the misses (f is an expectation) */
                 double nb = n, fb = f;
-                if (C > 1) nb = have_cmax ? n * share : ceil(n / C), fb = have_cmax ? f * share : ceil(f / C);
+                if (C > 1) nb = have_cmax ? n * share : ceil(n / C), fb = have_cmax ? f * share : f / C;
                 double kpc = ceil((double)valid[i] / C); /* keys of one CORELET's prune vector */
                 double pred = tm.copyq + cfg.t_axth + cfg.t_cl + ceil(kpc / tm.bus_bits);
                 row_step(&z, &tm, cfg.temp_pairs, nb, fb, pred);
@@ -404,10 +391,9 @@ enum ap_status ap_sim_sprint(struct ap_sim_arch *a, const struct ap_trace *t, st
 
     if (estimated_locality)
         ap_sim_note(r, "no adjacent_new in the trace: adjacent rows' overlap estimated as random (eq. 3.1)");
-    if (estimated_fetch)
-        ap_sim_note(r, "fetches under a %.0f-key K/V buffer estimated from adjacent_new (the trace's fetched is not "
-                       "counted under this buffer)",
-                    tm.cap_keys);
+    if (pruning)
+        ap_sim_note(r, "per-row fetches estimated from the head's adjacent_new and the buffer's capacity (the trace "
+                       "has no per-row fetch counts)");
     if (estimated_balance)
         ap_sim_note(r, "no corelet_max for %d CORELETs in the trace: ideal interleaving assumed", C);
     if (no_padding_stats) ap_sim_note(r, "baseline: no pad_queries/pad_keys in the trace; no padding assumed");

@@ -58,42 +58,45 @@ static double stat(const struct ap_sim_report *r, const char *name) {
 #define S_D 4.0
 #define S_DRAIN 35.0
 
-/* 64 tokens, density 1/4 (16 keys per row), 4 new keys per row (locality
- * 1/16 of 64). Row 0 fetches its 16 keys; each later row finds 12 on chip
- * and fetches 4 (<= D: no back-pressure).
- *   row 0: prune vector at q + P = 29.5; misses arrive from there, the
- *          PUs take them at s each: the memory is free when miss
- *          16 − 1 − D = 11 starts service, 29.5 + c_f + 11 s = 52.5.
- *   row t >= 1: thresholding starts when memory is free (m), vector at
- *          m + q + P; 4 fetches take 4 c_f: m' = m + 29.5 + 4. The PUs
- *          (12 hits + 4 x 2 = 20 cycles) finish before the next vector,
- *          so memory paces the rows: the last row ends at its vector + 20.
- *   cycles = 52.5 + 63 x 29.5 + 62 x 4 + 20 + drain = 2214.
- * Baseline: 64 keys fit in 128: row 0 fetches all 64, later rows hit.
- *   row 0 ends at q + c_f + 64 s = 129.5; each later row adds 64 hits:
- *   cycles = 129.5 + 63 x 64 + drain = 4196.5. */
+/* 256 tokens, density 1/2: 128 keys a row, exactly the buffer, so no room
+ * is left for keys of earlier rows; 4 new keys a row (locality 1/64 of
+ * 256). Row 0 fetches its 128 keys; each later row finds 124 on chip and
+ * fetches 4 (<= D: no back-pressure).
+ *   row 0: prune vector at q + P = 29.5; the misses arrive from there and
+ *          the PUs take them at s each: row 0 ends at 29.5 + c_f + 128 s =
+ *          286.5; memory is free when miss 128 − 1 − D = 123 starts
+ *          service, 29.5 + c_f + 123 s = 276.5.
+ *   row 1: thresholding from 276.5, vector at 306 (19.5 after row 0 ended:
+ *          exposed); 124 hits + 4 x s = 132 cycles: ends at 438.
+ *   rows 2..255: their thresholding (29.5) and 4 fetches (4 c_f) fit in
+ *          the previous row's 132 cycles: each row adds 132.
+ *   cycles = 438 + 254 x 132 + drain = 34001.
+ * Baseline: 256 keys do not fit in 128: every row streams all 256 as
+ * misses, s each; row 0 ends at q + c_f + 256 s, and each later row's
+ * misses are already waiting when the previous row ends:
+ *   cycles = 0.5 + 1 + 256 x 2 + 255 x 256 x 2 + drain = 131108.5. */
 TEST(sim_sprint_closed_form_tiny) {
     struct ap_sim_report r;
-    CHECK_STATUS(run_spec("sprint-s.ini", "S=64,d=64,layers=1,heads=1,density=0.25,locality=0.0625", &r), AP_OK);
-    double m0 = S_Q + S_P + S_CF + (16 - 1 - S_D) * S_S;
-    CHECK_NEAR(m0, 52.5, 1e-9);
-    double want = m0 + 63 * (S_Q + S_P) + 62 * 4 * S_CF + (12 + 4 * S_S) + S_DRAIN;
-    CHECK_NEAR(r.cycles, want, 1e-6);
-    CHECK_NEAR(r.cycles, 2214.0, 1e-6);
-    double base = S_Q + S_CF + 64 * S_S + 63 * 64 + S_DRAIN;
-    CHECK_NEAR(r.baseline_cycles, base, 1e-6);
-    CHECK_NEAR(stat(&r, "kv_fetched_keys"), 16 + 63 * 4, 1e-6);
-    CHECK_NEAR(stat(&r, "kv_reused_keys"), 63 * 12, 1e-6);
-    CHECK_NEAR(stat(&r, "kv_read_bytes"), (16 + 63 * 4) * 128.0, 1e-6);
-    CHECK_NEAR(stat(&r, "write_stall_cycles"), 16 + 63 * 4, 1e-6);
-    /* in-memory pruning: 64 rows x 64 keys x 64 4-bit MACs at 0.10 pJ,
-     * 64 x 64 comparators at 41 fJ, CopyQ + ReadP (256 + 64 bits) x 64 rows
-     * of register bits */
+    CHECK_STATUS(run_spec("sprint-s.ini", "S=256,d=64,layers=1,heads=1,density=0.5,locality=0.015625", &r), AP_OK);
+    double end0 = S_Q + S_P + S_CF + 128 * S_S, m0 = S_Q + S_P + S_CF + (128 - 1 - S_D) * S_S;
+    double v1 = m0 + S_Q + S_P, end1 = v1 + 124 + 4 * S_S;
+    CHECK_NEAR(end1, 438.0, 1e-9);
+    CHECK_NEAR(r.cycles, end1 + 254 * (124 + 4 * S_S) + S_DRAIN, 1e-6);
+    CHECK_NEAR(r.cycles, 34001.0, 1e-6);
+    CHECK_NEAR(stat(&r, "pred_exposed_cycles"), S_P + (v1 - end0), 1e-6);
+    CHECK_NEAR(r.baseline_cycles, S_Q + S_CF + 256 * S_S + 255 * 256 * S_S + S_DRAIN, 1e-6);
+    CHECK_NEAR(stat(&r, "kv_fetched_keys"), 128 + 255 * 4, 1e-6);
+    CHECK_NEAR(stat(&r, "kv_reused_keys"), 255 * 124, 1e-6);
+    CHECK_NEAR(stat(&r, "kv_read_bytes"), (128 + 255 * 4) * 128.0, 1e-6);
+    CHECK_NEAR(stat(&r, "write_stall_cycles"), 128 + 255 * 4, 1e-6);
+    /* in-memory pruning: 256 rows x 256 keys x 64 4-bit MACs at 0.10 pJ,
+     * 256 x 256 comparators at 41 fJ, CopyQ + ReadP (256 + 256 bits) x 256
+     * rows of register bits */
     struct ap_sim_arch a;
     char path[1024];
     cfg_path(path, sizeof path, "sprint-s.ini");
     REQUIRE(ap_sim_arch_load(path, &a) == AP_OK);
-    double imp = 64.0 * 64 * 64 * 0.10 + 64.0 * 64 * 0.041 + 64.0 * 320 * a.tech.reg_pj_per_bit;
+    double imp = 256.0 * 256 * 64 * 0.10 + 256.0 * 256 * 0.041 + 256.0 * 512 * a.tech.reg_pj_per_bit;
     ap_sim_arch_free(&a);
     CHECK_NEAR(component(&r, "in_memory_pruning"), imp, 1e-6 * imp);
 }
@@ -167,8 +170,9 @@ TEST(sim_sprint_monotone_in_density) {
 
 /* K/V traffic never exceeds the no-reuse bound (every kept key's K and V
  * fetched for every row that keeps it), for SPRINT's own statistics and for
- * a trace without them (eq. 3.1 estimate); the baseline's never exceeds
- * every padded row fetching every padded key. */
+ * a trace without them (eq. 3.1 estimate), nor, when the head's keys fit
+ * on chip, one fetch per key; the baseline's never exceeds every padded
+ * row fetching every padded key. */
 TEST(sim_sprint_traffic_bound) {
     const char *specs[] = {"S=384,padding=0.46,density=0.25", "S=2048,padding=0.5,density=0.25",
                            "S=1280,causal=1,density=0.3,locality=0.5", "S=300,density=0.9,spread=0.8"};
@@ -182,8 +186,11 @@ TEST(sim_sprint_traffic_bound) {
                 REQUIRE(ap_trace_synthesize(spec, &t) == AP_OK);
                 if (strip) /* hide every statistic: the simulator must estimate */
                     for (int32_t p = 0; p < t.P; p++) t.head_stat_names[p][0] = '_';
-                int64_t kept = 0, padded = 0;
-                for (int64_t h = 0; h < (int64_t)t.L * t.H; h++) kept += t.heads[h].kept;
+                int64_t kept = 0, padded = 0, keys = 0, max_keys = 0;
+                for (int64_t h = 0; h < (int64_t)t.L * t.H; h++) {
+                    kept += t.heads[h].kept, keys += t.heads[h].keys;
+                    if (t.heads[h].keys > max_keys) max_keys = t.heads[h].keys;
+                }
                 padded = (int64_t)t.L * t.H * (int64_t)t.T * t.T;
                 cfg_path(path, sizeof path, cfgs[c]);
                 struct ap_sim_arch a;
@@ -193,6 +200,8 @@ TEST(sim_sprint_traffic_bound) {
                 ap_sim_arch_free(&a);
                 double kv = stat(&r, "kv_read_bytes");
                 CHECK(kv >= 0 && kv <= kept * 128.0 + 1e-6);
+                /* a head whose keys all fit (128 / 256 / 512 keys) fetches each at most once */
+                if (max_keys <= 128 << c) CHECK(kv <= keys * 128.0 + 1e-6);
                 if (strip) CHECK(strstr(r.notes, "eq. 3.1") != NULL);
                 snprintf(path + strlen(path) - 4, 32, "-baseline.ini");
                 REQUIRE(ap_sim_arch_load(path, &a) == AP_OK);
