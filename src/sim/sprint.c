@@ -280,6 +280,7 @@ enum ap_status ap_sim_sprint(struct ap_sim_arch *a, const struct ap_trace *t, st
                     overlap = valid[i] > 0 ? n * p / valid[i] : 0;
                 }
                 if (overlap > p) overlap = p;
+                if (overlap < n + p - keys) overlap = n + p - keys; /* two subsets of the head's keys */
                 double avail = p > 0 ? (tm.cap_keys < p ? tm.cap_keys / p : 1.0) : 0.0;
                 double others = U - p, nonprev = keys - p, room = tm.cap_keys - p;
                 double retained = others > 0 && room > 0 ? (others < room ? others : room) : 0;
