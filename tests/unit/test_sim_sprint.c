@@ -5,8 +5,8 @@
  * Constants of configs/sprint-s.ini at d = 64 used below (derivations in
  * docs/sim/sprint.md, "Timing"):
  *   c_k = ceil(64 / 64) = 1       PU cycles per key
- *   w   = 1024 bits / (8 banks x 128 bits) = 1   write stall per fetched key
- *   s   = c_k + w = 2             PU cycles per fetched key
+ *   w   = 0                       write stall per fetched key (write_stall = 0)
+ *   s   = c_k + w = 1             PU cycles per fetched key
  *   c_f = 2 x 64 B / (16 x 8 B)  = 1   memory cycles per fetched K+V pair
  *   q   = 64 B / 128 B = 0.5      query read
  *   P   = CopyQ (1 + tCL 10) + tAxTh 7 + ReadP (tCL 10 + 1) = 29
@@ -54,7 +54,7 @@ static double stat(const struct ap_sim_report *r, const char *name) {
 #define S_Q 0.5
 #define S_P 29.0
 #define S_CF 1.0
-#define S_S 2.0
+#define S_S 1.0
 #define S_D 4.0
 #define S_DRAIN 35.0
 
@@ -64,31 +64,35 @@ static double stat(const struct ap_sim_report *r, const char *name) {
  * fetches 4 (<= D: no back-pressure).
  *   row 0: prune vector at q + P = 29.5; the misses arrive from there and
  *          the PUs take them at s each: row 0 ends at 29.5 + c_f + 128 s =
- *          286.5; memory is free when miss 128 − 1 − D = 123 starts
- *          service, 29.5 + c_f + 123 s = 276.5.
- *   row 1: thresholding from 276.5, vector at 306 (19.5 after row 0 ended:
- *          exposed); 124 hits + 4 x s = 132 cycles: ends at 438.
+ *          158.5; memory is free after its 128 transfers (29.5 + 128 c_f)
+ *          or when miss 128 − 1 − D = 123 enters service (29.5 + c_f +
+ *          123 s), whichever is later: 157.5.
+ *   row 1: thresholding from 157.5, vector at 187 (28.5 after row 0 ended:
+ *          exposed); 124 hits + 4 x s = 128 cycles: ends at 315.
  *   rows 2..255: their thresholding (29.5) and 4 fetches (4 c_f) fit in
- *          the previous row's 132 cycles: each row adds 132.
- *   cycles = 438 + 254 x 132 + drain = 34001.
+ *          the previous row's 128 cycles: each row adds 128.
+ *   cycles = 315 + 254 x 128 + drain = 32862.
  * Baseline: 256 keys do not fit in 128: every row streams all 256 as
- * misses, s each; row 0 ends at q + c_f + 256 s, and each later row's
- * misses are already waiting when the previous row ends:
- *   cycles = 0.5 + 1 + 256 x 2 + 255 x 256 x 2 + drain = 131108.5. */
+ * misses. Memory paces the rows: row t's query is read after row t − 1's
+ * 256 transfers, its vector (here just the query) at q + t (q + 256 c_f),
+ * and the row ends c_f + 256 s after it:
+ *   cycles = q + 255 (q + 256 c_f) + c_f + 256 s + drain = 65700. */
 TEST(sim_sprint_closed_form_tiny) {
     struct ap_sim_report r;
     CHECK_STATUS(run_spec("sprint-s.ini", "S=256,d=64,layers=1,heads=1,density=0.5,locality=0.015625", &r), AP_OK);
-    double end0 = S_Q + S_P + S_CF + 128 * S_S, m0 = S_Q + S_P + S_CF + (128 - 1 - S_D) * S_S;
+    double end0 = S_Q + S_P + S_CF + 128 * S_S;
+    double m0 = S_Q + S_P + fmax(128 * S_CF, S_CF + (128 - 1 - S_D) * S_S);
     double v1 = m0 + S_Q + S_P, end1 = v1 + 124 + 4 * S_S;
-    CHECK_NEAR(end1, 438.0, 1e-9);
+    CHECK_NEAR(end1, 315.0, 1e-9);
     CHECK_NEAR(r.cycles, end1 + 254 * (124 + 4 * S_S) + S_DRAIN, 1e-6);
-    CHECK_NEAR(r.cycles, 34001.0, 1e-6);
+    CHECK_NEAR(r.cycles, 32862.0, 1e-6);
     CHECK_NEAR(stat(&r, "pred_exposed_cycles"), S_P + (v1 - end0), 1e-6);
-    CHECK_NEAR(r.baseline_cycles, S_Q + S_CF + 256 * S_S + 255 * 256 * S_S + S_DRAIN, 1e-6);
+    CHECK_NEAR(r.baseline_cycles, S_Q + 255 * (S_Q + 256 * S_CF) + S_CF + 256 * S_S + S_DRAIN, 1e-6);
     CHECK_NEAR(stat(&r, "kv_fetched_keys"), 128 + 255 * 4, 1e-6);
     CHECK_NEAR(stat(&r, "kv_reused_keys"), 255 * 124, 1e-6);
     CHECK_NEAR(stat(&r, "kv_read_bytes"), (128 + 255 * 4) * 128.0, 1e-6);
-    CHECK_NEAR(stat(&r, "write_stall_cycles"), 128 + 255 * 4, 1e-6);
+    CHECK_NEAR(r.baseline_cycles, 65700.0, 1e-6);
+    CHECK_NEAR(stat(&r, "write_stall_cycles"), 0, 1e-9);
     /* in-memory pruning: 256 rows x 256 keys x 64 4-bit MACs at 0.10 pJ,
      * 256 x 256 comparators at 41 fJ, CopyQ + ReadP (256 + 256 bits) x 256
      * rows of register bits */
@@ -101,23 +105,75 @@ TEST(sim_sprint_closed_form_tiny) {
     CHECK_NEAR(component(&r, "in_memory_pruning"), imp, 1e-6 * imp);
 }
 
+/* configs/sprint-s.ini with write_stall = 1 and no baseline, written to a
+ * temporary file, run on a synthetic trace. */
+static enum ap_status run_write_stall(const char *spec, struct ap_sim_report *r) {
+    char path[1024], tmp[] = "/tmp/ap_sim_sprint_ws_XXXXXX.ini", line[512];
+    cfg_path(path, sizeof path, "sprint-s.ini");
+    FILE *in = fopen(path, "r");
+    int fd = mkstemps(tmp, 4);
+    if (!in || fd < 0) {
+        if (in) fclose(in);
+        return AP_ERR_IO;
+    }
+    FILE *out = fdopen(fd, "w");
+    while (fgets(line, sizeof line, in)) {
+        if (strncmp(line, "baseline =", 10) == 0) continue;
+        fputs(strncmp(line, "write_stall =", 13) == 0 ? "write_stall = 1\n" : line, out);
+    }
+    fclose(in), fclose(out);
+    struct ap_trace t;
+    enum ap_status st = ap_trace_synthesize(spec, &t);
+    if (st == AP_OK) st = ap_sim_run(tmp, &t, r);
+    ap_trace_free(&t);
+    unlink(tmp);
+    return st;
+}
+
+/* The same trace as sim_sprint_closed_form_tiny with a write stall of
+ * w = 1024 bits / (8 banks x 128 bits) = 1 cycle per fetched pair: s = 2,
+ * the PUs now slower than memory, and the temporary buffer's back-pressure
+ * decides when memory is free.
+ *   row 0: ends at 29.5 + c_f + 128 s = 286.5; memory free when miss 123
+ *          enters service, 29.5 + c_f + 123 s = 276.5 (> 29.5 + 128 c_f).
+ *   row 1: vector at 306 (19.5 exposed), 124 hits + 4 s: ends at 438.
+ *   rows 2..255 add 132 each: cycles = 438 + 254 x 132 + drain = 34001. */
+TEST(sim_sprint_closed_form_write_stall) {
+    struct ap_sim_report r;
+    CHECK_STATUS(run_write_stall("S=256,d=64,layers=1,heads=1,density=0.5,locality=0.015625", &r), AP_OK);
+    const double s2 = 2.0;
+    double end0 = S_Q + S_P + S_CF + 128 * s2;
+    double m0 = S_Q + S_P + fmax(128 * S_CF, S_CF + (128 - 1 - S_D) * s2);
+    CHECK_NEAR(m0, 276.5, 1e-9);
+    double v1 = m0 + S_Q + S_P, end1 = v1 + 124 + 4 * s2;
+    CHECK_NEAR(r.cycles, end1 + 254 * (124 + 4 * s2) + S_DRAIN, 1e-6);
+    CHECK_NEAR(r.cycles, 34001.0, 1e-6);
+    CHECK_NEAR(stat(&r, "pred_exposed_cycles"), S_P + (v1 - end0), 1e-6);
+    CHECK_NEAR(stat(&r, "write_stall_cycles"), 128 + 255 * 4, 1e-6);
+    /* memory blocked by the full temporary buffer in row 0: from its last
+     * transfer (29.5 + 128) to 276.5 */
+    CHECK_NEAR(stat(&r, "mem_backpressure_cycles"), m0 - (S_Q + S_P + 128 * S_CF), 1e-6);
+}
+
 /* Memory-bound rows with back-pressure: S-SPRINT, 512 tokens at density
  * 1/2 keeps 256 keys a row, twice the buffer: only 128 of the previous
  * row's keys are on chip, so with locality 0 a row hits 128 and fetches
  * 128 (> D). Row 0 fetches 256. In row t the PUs take the 128 hits from
  * the vector on (the previous row ended before it), then the misses:
  *   vector v_t = m_{t-1} + q + P; end_t = v_t + 128 + 128 s;
- *   memory free m_t when miss 128 − 1 − D starts: v_t + 128 + 123 s.
- * Row 0: v_0 = 29.5, end = v_0 + c_f + 256 s, m_0 = v_0 + c_f + 251 s. */
+ *   memory free m_t after the 128 transfers or when miss 128 − 1 − D
+ *   enters service: v_t + max(128 c_f, 128 + 123 s).
+ * Row 0: v_0 = 29.5, end = v_0 + c_f + 256 s,
+ *   m_0 = v_0 + max(256 c_f, c_f + 251 s). */
 TEST(sim_sprint_closed_form_capacity) {
     struct ap_sim_report r;
     CHECK_STATUS(run_spec("sprint-s.ini", "S=512,d=64,layers=1,heads=1,density=0.5,locality=0", &r), AP_OK);
-    double v = S_Q + S_P, m = v + S_CF + (256 - 1 - S_D) * S_S, end = v + S_CF + 256 * S_S;
+    double v = S_Q + S_P, m = v + fmax(256 * S_CF, S_CF + (256 - 1 - S_D) * S_S), end = v + S_CF + 256 * S_S;
     for (int t = 1; t < 512; t++) {
         v = m + S_Q + S_P;
         REQUIRE(v >= end); /* the rule above assumes the previous row is done */
         end = v + 128 + 128 * S_S;
-        m = v + 128 + (128 - 1 - S_D) * S_S;
+        m = v + fmax(128 * S_CF, 128 + (128 - 1 - S_D) * S_S);
     }
     CHECK_NEAR(r.cycles, end + S_DRAIN, 1e-6);
     CHECK_NEAR(stat(&r, "kv_fetched_keys"), 256 + 511 * 128, 1e-6);
@@ -127,14 +183,16 @@ TEST(sim_sprint_closed_form_capacity) {
  * baseline only by the predictor: (1) cycles by exactly the thresholding
  * latency the PUs could not hide (reported as pred_exposed_cycles: row 0's
  * P = 29, and row 1's, whose thresholding starts when row 0's memory is
- * free at 29.5 + c_f + 59 s = 148.5 and ends at 178 while row 0's PUs end
- * at 29.5 + c_f + 64 s = 158.5: 19.5 exposed; later rows overlap it with
- * their 64 hits); (2) energy by exactly the in_memory_pruning component;
+ * free at q + P + max(64 c_f, c_f + (64 − 1 − D) s) = 93.5 and ends q + P
+ * later, 123, while row 0's PUs end at q + P + c_f + 64 s = 94.5: 28.5
+ * exposed; later rows overlap it with their 64 hits); (2) energy by exactly the in_memory_pruning component;
  * (3) main-memory traffic by the CopyQ + ReadP bits (40 bytes a row). */
 TEST(sim_sprint_density_one_is_baseline_plus_predictor) {
     struct ap_sim_report r;
     CHECK_STATUS(run_spec("sprint-s.ini", "S=64,d=64,layers=1,heads=1,density=1,locality=0", &r), AP_OK);
-    CHECK_NEAR(stat(&r, "pred_exposed_cycles"), 29.0 + 19.5, 1e-6);
+    double m0 = S_Q + S_P + fmax(64 * S_CF, S_CF + (64 - 1 - S_D) * S_S), end0 = S_Q + S_P + S_CF + 64 * S_S;
+    CHECK_NEAR(stat(&r, "pred_exposed_cycles"), S_P + (m0 + S_Q + S_P - end0), 1e-6);
+    CHECK_NEAR(stat(&r, "pred_exposed_cycles"), 29.0 + 28.5, 1e-6);
     CHECK_NEAR(r.cycles - r.baseline_cycles, stat(&r, "pred_exposed_cycles"), 1e-6);
     CHECK_NEAR(r.energy_pj - r.baseline_energy_pj, component(&r, "in_memory_pruning"), 1e-6 * r.energy_pj);
     CHECK_NEAR(r.dram_bytes - r.baseline_dram_bytes, 64 * 40.0, 1e-6);
