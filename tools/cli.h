@@ -19,6 +19,8 @@ int ap_cmd_eval(int argc, char **argv);
 int ap_cmd_trace(int argc, char **argv);
 int ap_cmd_ppl(int argc, char **argv);
 int ap_cmd_generate(int argc, char **argv);
+int ap_cmd_sim(int argc, char **argv);
+int ap_cmd_compare(int argc, char **argv);
 
 /* "attnprune CMD: message" on stderr; returns AP_EXIT_FAILURE or AP_EXIT_USAGE. */
 int ap_cli_fail(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

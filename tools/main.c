@@ -16,6 +16,8 @@ static const struct {
     {"trace", ap_cmd_trace, "a method's per-layer, per-head trace on real text, for the simulators"},
     {"ppl", ap_cmd_ppl, "perplexity of a decoder on text, dense or with a method (KL, top-1)"},
     {"generate", ap_cmd_generate, "continue a prompt with a decoder (greedy), for sanity"},
+    {"sim", ap_cmd_sim, "simulate an accelerator (and its baseline) on a trace: cycles, energy, traffic"},
+    {"compare", ap_cmd_compare, "simulate every configured accelerator on one trace, as one table"},
 };
 
 static void usage(FILE *f) {

@@ -93,7 +93,8 @@ static enum ap_status parse_spec(const char *spec, struct synth *s, char (*given
         double v = strtod(val, &stop);
         if (stop == val || *stop != '\0' || errno != 0 || !isfinite(v) || v < g_keys[k].lo || v > g_keys[k].hi ||
             (g_keys[k].integer && v != floor(v)))
-            return ap_error(AP_ERR_INVALID_ARG, "synthetic trace: %s=%s: expected %s", key, val, g_keys[k].what);
+            return ap_error(AP_ERR_INVALID_ARG, "synthetic trace: %s=%s: expected %s (%g..%g)", key, val,
+                            g_keys[k].what, g_keys[k].lo, g_keys[k].hi);
         *(double *)((char *)s + g_keys[k].offset) = v;
         snprintf(given[k], AP_TRACE_VALUE_MAX, "%.200s", val);
     }
@@ -101,8 +102,8 @@ static enum ap_status parse_spec(const char *spec, struct synth *s, char (*given
         return ap_error(AP_ERR_INVALID_ARG, "synthetic trace: k_msb=%g: expected at most k_bits (%g)", s->k_msb, s->k_bits);
     if (s->bits > s->k_bits)
         return ap_error(AP_ERR_INVALID_ARG, "synthetic trace: bits=%g: expected at most k_bits (%g)", s->bits, s->k_bits);
-    if (s->chunks * s->layers * s->heads * s->S > 2147483647.0)
-        return ap_error(AP_ERR_INVALID_ARG, "synthetic trace: chunks x layers x heads x S = %.0f row entries; at most 2^31 - 1",
+    if (s->chunks * s->layers * s->heads * s->S > 134217728.0)
+        return ap_error(AP_ERR_INVALID_ARG, "synthetic trace: chunks x layers x heads x S = %.0f row entries; at most 2^27",
                         s->chunks * s->layers * s->heads * s->S);
     return AP_OK;
 }
