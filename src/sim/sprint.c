@@ -11,9 +11,11 @@
  *      chip since the previous row, eq. 3.5) and misses (eq. 3.4); the PUs
  *      start on the hits at once, the misses stream in from main memory,
  *      K and V of a key together, through a small temporary buffer;
- *   3. each miss is written into K-buf/V-buf before use: the single-ported
- *      banks cannot be read meanwhile, so the PUs stall for the write
- *      ("a stall request is issued", §3.5; no double buffering);
+ *   3. each miss goes from the temporary buffer to the PUs and into
+ *      K-buf/V-buf in the same cycle (the banks are not read for a missed
+ *      key); with write_stall = 1, the literal reading of "a stall request
+ *      is issued" (§3.5), the PUs stall one write-port time per miss
+ *      (docs/sim/sprint.md, "Choices"); no double buffering;
  *   4. QK-PU, exponent LUT and V-PU form a pipeline at one key per
  *      ceil(d / lanes) cycles; the row's d outputs are divided by the
  *      exponent sum on the two dividers, overlapped with the next row.
@@ -57,7 +59,7 @@ struct sprint_cfg {
     int32_t temp_pairs;     /* temporary buffer in front of K-buf/V-buf, K+V pairs */
     int32_t dividers;       /* softmax dividers (§3.5: two) */
     int32_t pipeline_cycles; /* QK -> exp LUT -> V pipeline depth, drained once at the end */
-    int32_t write_stall;    /* 1: the PUs stall while a fetched pair is written (§3.5); 0: bypass */
+    int32_t write_stall;    /* 1: the PUs stall while a fetched pair is written (§3.5, literal); 0: no stall */
 };
 
 static enum ap_status read_cfg(struct ap_sim_arch *a, struct sprint_cfg *c) {
