@@ -50,7 +50,7 @@ for cfg in $ALL; do
     # stdout: the CSV header and one row with as many fields
     nh=$(sed -n 1p <<<"$out" | awk -F, '{print NF}'); nr=$(sed -n 2p <<<"$out" | awk -F, '{print NF}')
     [ "$nh" = "$nr" ] && [ "$(wc -l <<<"$out")" = 2 ] && ok "sim $name: CSV row" || bad "sim $name: CSV row" "$out"
-    chk=$("$PY" - "$T/$name.json" "$GOLDEN/$name.json" <<'EOF'
+    chk=$("$PY" - "$T/$name.json" "$GOLDEN/$name.json" 2>&1 <<'EOF'
 import json, math, sys
 r = json.load(open(sys.argv[1]))
 need = ["arch", "cycles", "seconds", "energy_pj", "energy_by_component", "utilization", "dram_bytes", "gops",
@@ -82,15 +82,20 @@ EOF
 done
 
 # --- invariants across every accelerator ------------------------------------
-"$TOOL" trace --synthetic "S=256,layers=2,heads=4,density=0.2,bits=8" -o "$T/d20" > /dev/null 2>&1
-"$TOOL" trace --synthetic "S=256,layers=2,heads=4,density=0.5,bits=8" -o "$T/d50" > /dev/null 2>&1
-"$TOOL" trace --synthetic "S=256,layers=2,heads=4,density=1,bits=12" -o "$T/d100" > /dev/null 2>&1
+# 128 tokens: every head fits every on-chip buffer (S-SPRINT holds 128 keys
+# of d = 64), so at density 1 nothing but the predictor separates an
+# accelerator from its baseline. (Longer heads at density 1 still gain on
+# SPRINT from its reuse between adjacent queries, which its baseline lacks:
+# docs/sim/sprint.md.)
+"$TOOL" trace --synthetic "S=128,layers=2,heads=4,density=0.2,bits=8" -o "$T/d20" > /dev/null 2>&1
+"$TOOL" trace --synthetic "S=128,layers=2,heads=4,density=0.5,bits=8" -o "$T/d50" > /dev/null 2>&1
+"$TOOL" trace --synthetic "S=128,layers=2,heads=4,density=1,bits=12" -o "$T/d100" > /dev/null 2>&1
 for cfg in $ACCELS; do
     name=$(basename "$cfg" .ini)
     "$TOOL" sim --arch "$cfg" --trace "$T/d20" -o "$T/i20.json" > /dev/null 2>&1 &&
     "$TOOL" sim --arch "$cfg" --trace "$T/d50" -o "$T/i50.json" > /dev/null 2>&1 &&
     "$TOOL" sim --arch "$cfg" --trace "$T/d100" -o "$T/i100.json" > /dev/null 2>&1 || { bad "invariants $name: sim failed"; continue; }
-    chk=$("$PY" - "$T/i20.json" "$T/i50.json" "$T/i100.json" <<'EOF'
+    chk=$("$PY" - "$T/i20.json" "$T/i50.json" "$T/i100.json" 2>&1 <<'EOF'
 import json, sys
 a, b, c = (json.load(open(p)) for p in sys.argv[1:4])
 if not (a["cycles"] <= b["cycles"] <= c["cycles"]): sys.exit("cycles not monotone in density: %g %g %g" % (a["cycles"], b["cycles"], c["cycles"]))
