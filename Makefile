@@ -9,6 +9,7 @@
 #                      torch SDPA (bench/results.csv)
 #   make bench-attention  fp32 attention kernel against the reference, per head
 #   make bench-peak    the machine's fp32 peak: an FMA loop and OpenBLAS sgemm
+#   make bench-sim     every accelerator simulated on a 12-layer, 12-head, 512-token trace: time
 #   make install       PREFIX=/usr/local: library, header, pkg-config file, tool
 #
 # Nothing here uses -march=native: SIMD paths are chosen at run time.
@@ -71,7 +72,7 @@ REPLAY_BINS := $(FUZZ_NAMES:%=$(B)/tests/replay_%)
 # keep the fuzz targets' objects that the replay binaries are linked from
 .SECONDARY:
 
-.PHONY: all lib tool tests benches setup demo test unit valgrind fuzz fuzz-build bench bench-attention bench-peak install \
+.PHONY: all lib tool tests benches setup demo test unit valgrind fuzz fuzz-build bench bench-attention bench-peak bench-sim install \
   uninstall clean
 
 all: lib tool benches
@@ -165,6 +166,9 @@ bench-attention: $(B)/bench/attention_f32_vs_ref
 
 bench-peak: $(B)/bench/fp32_peak
 	$(B)/bench/fp32_peak
+
+bench-sim: $(B)/bench/sim_speed
+	$(B)/bench/sim_speed configs
 
 # ----------------------------------------------------------------- install
 

@@ -102,8 +102,8 @@ static enum ap_status parse_spec(const char *spec, struct synth *s, char (*given
         return ap_error(AP_ERR_INVALID_ARG, "synthetic trace: k_msb=%g: expected at most k_bits (%g)", s->k_msb, s->k_bits);
     if (s->bits > s->k_bits)
         return ap_error(AP_ERR_INVALID_ARG, "synthetic trace: bits=%g: expected at most k_bits (%g)", s->bits, s->k_bits);
-    if (s->chunks * s->layers * s->heads * s->S > 2147483647.0)
-        return ap_error(AP_ERR_INVALID_ARG, "synthetic trace: chunks x layers x heads x S = %.0f row entries; at most 2^31 - 1",
+    if (s->chunks * s->layers * s->heads * s->S > 134217728.0)
+        return ap_error(AP_ERR_INVALID_ARG, "synthetic trace: chunks x layers x heads x S = %.0f row entries; at most 2^27",
                         s->chunks * s->layers * s->heads * s->S);
     return AP_OK;
 }
@@ -135,9 +135,15 @@ static void fill_head(const struct synth *s, int32_t q, int32_t k, int32_t pad, 
             first = kr;
         } else {
             /* SPRINT: keys newly needed beyond the previous row's, as a
-             * fraction of the row's valid keys, at most what the row keeps */
+             * fraction of the row's valid keys, within what two rows of
+             * these sizes allow: at least kr - kprev (the row grew), at
+             * most kr and at most the v - kprev keys the previous row left */
+            const int64_t kprev = rows[r - 1];
             int64_t nw = (int64_t)floor(s->locality * v + 0.5);
             if (nw > kr) nw = kr;
+            if (nw > v - kprev) nw = v - kprev;
+            if (nw < kr - kprev) nw = kr - kprev;
+            if (nw < 0) nw = 0;
             adj_new += nw, adj_slots += v;
         }
     }

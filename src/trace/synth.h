@@ -38,7 +38,7 @@
 #include "trace/trace_read.h"
 
 /* Build the trace the spec describes. Unknown keys, values out of range and
- * shapes too large (N·L·H·T over 2^31 row entries) are AP_ERR_INVALID_ARG
+ * shapes too large (N·L·H·T over 2^27 row entries, 512 MiB of rows) are AP_ERR_INVALID_ARG
  * naming the key. Free with ap_trace_free. */
 enum ap_status ap_trace_synthesize(const char *spec, struct ap_trace *out);
 

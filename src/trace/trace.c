@@ -25,6 +25,8 @@
 #include "model/model.h"
 #include "trace/trace_dir.h"
 
+#define AP_TRACE_DECODER_CHUNK 1024 /* default tokens per chunk of a decoder's trace */
+
 struct head_rec {
     int32_t computed;
     int32_t queries, keys;
@@ -72,14 +74,15 @@ static cJSON *metadata(const struct ap_model *m, const char *spec, int64_t n_chu
     cJSON_AddStringToObject(root, "format", "attnprune-trace");
     cJSON_AddNumberToObject(root, "version", 1);
     cJSON_AddStringToObject(root, "model", m->info.name);
-    cJSON_AddStringToObject(root, "architecture", "bert-encoder");
+    const int decoder = m->info.arch == AP_ARCH_LLAMA;
+    cJSON_AddStringToObject(root, "architecture", decoder ? "llama-decoder" : "bert-encoder");
     cJSON_AddNumberToObject(root, "layers", m->info.n_layers);
     cJSON_AddNumberToObject(root, "heads", m->info.n_heads);
     cJSON_AddNumberToObject(root, "head_dim", m->info.head_dim);
     cJSON_AddNumberToObject(root, "hidden", m->info.hidden);
     cJSON_AddNumberToObject(root, "chunks", (double)n_chunks);
     cJSON_AddNumberToObject(root, "tokens_per_chunk", T);
-    cJSON_AddBoolToObject(root, "causal", 0);
+    cJSON_AddBoolToObject(root, "causal", decoder);
     cJSON_AddStringToObject(root, "method", ops->name);
     cJSON_AddStringToObject(root, "method_spec", spec ? spec : "dense");
     cJSON_AddStringToObject(root, "method_paper", ops->paper);
@@ -116,6 +119,16 @@ enum ap_status ap_trace_write(const char *model_dir, const char *text_path, cons
     mp.max_tokens = params.chunk_tokens;
     enum ap_status st = ap_model_load(model_dir, mp, &m);
     if (st != AP_OK) return st;
+    /* a decoder's chunks are causal prefills, each from an empty KV cache;
+     * without --chunk they are AP_TRACE_DECODER_CHUNK tokens (the cache's
+     * capacity would make one chunk of the whole context) */
+    const int decoder = m->info.arch == AP_ARCH_LLAMA;
+    if (decoder && !params.chunk_tokens && m->info.max_tokens > AP_TRACE_DECODER_CHUNK) {
+        ap_model_free(m);
+        m = NULL;
+        mp.max_tokens = AP_TRACE_DECODER_CHUNK;
+        if ((st = ap_model_load(model_dir, mp, &m)) != AP_OK) return st;
+    }
     const int32_t L = m->info.n_layers, H = m->info.n_heads, T = m->info.max_tokens;
     const struct ap_method_ops *ops = ap_method_ops_of(m->method);
     char *text = NULL, tmp[4200], path[4300];
@@ -159,7 +172,12 @@ enum ap_status ap_trace_write(const char *model_dir, const char *text_path, cons
         memset(t.heads, 0, sizeof *t.heads * (size_t)L * H);
         memset(t.layer_stats, 0, sizeof(double) * (size_t)L * AP_METHOD_MAX_STATS);
         t.rows = all_rows + c * L * H * T;
-        st = ap_model_forward(m, ids + c * T, T, NULL, NULL);
+        if (decoder) {
+            ap_model_reset(m);
+            st = ap_model_decode(m, ids + c * T, T, NULL, NULL);
+        } else {
+            st = ap_model_forward(m, ids + c * T, T, NULL, NULL);
+        }
         if (st != AP_OK) break;
         for (int32_t l = 0; l < L; l++) {
             int32_t heads_on = 0, tokens_on = 0;
