@@ -300,8 +300,8 @@ enum ap_status ap_sim_sanger(struct ap_sim_arch *a, const struct ap_trace *t, st
     s.released = calloc((size_t)s.G, sizeof *s.released);
     s.pmf = malloc(((size_t)c->ports + 1) * sizeof *s.pmf);
     s.memo = calloc(1, sizeof *s.memo);
-    if (!s.kept || !s.valid || !s.acc || !s.cum || !s.grp_tot || !s.grp_blocks || !s.band_sub || !s.band_rows || !s.grp_rows ||
-        !s.band_valid || !s.band_ps || !s.band_maxv || !s.released || !s.pmf || !s.memo) {
+    if (!s.kept || !s.valid || !s.acc || !s.cum || !s.grp_tot || !s.grp_blocks || !s.band_sub || !s.band_rows ||
+        !s.grp_rows || !s.band_valid || !s.band_ps || !s.band_maxv || !s.released || !s.pmf || !s.memo) {
         sg_run_free(&s);
         return ap_error(AP_ERR_NOMEM, "%s: sanger simulator: out of memory", a->path);
     }
@@ -310,20 +310,22 @@ enum ap_status ap_sim_sanger(struct ap_sim_arch *a, const struct ap_trace *t, st
     /* Sanger's own statistics, when the trace's pack & split geometry is
      * this array's (the method's defaults are 64 ports, 16 PEs, 64 rows) */
     int32_t ix_after = ap_trace_head_stat(t, "subrows_after"), ix_before = ap_trace_head_stat(t, "subrows_before");
-    int32_t ix_blk_after = ap_trace_head_stat(t, "blocks_after"), ix_blk_before = ap_trace_head_stat(t, "blocks_before");
+    int32_t ix_blk_after = ap_trace_head_stat(t, "blocks_after");
+    int32_t ix_blk_before = ap_trace_head_stat(t, "blocks_before");
     int own = sparse && ix_after >= 0 && ix_before >= 0 && ix_blk_after >= 0 && ix_blk_before >= 0;
     if (own) {
         const char *pp = ap_trace_param(t, "ports"), *pe = ap_trace_param(t, "pes"), *pr = ap_trace_param(t, "pe_rows");
         int32_t tp = pp ? atoi(pp) : 64, te = pe ? atoi(pe) : 16, tr = pr ? atoi(pr) : 64;
         if (tp != c->ports || te != c->pes || tr != c->rows) {
             own = 0;
-            ap_sim_note(r, "trace's pack & split geometry (%d ports, %d PEs, %d rows) differs from the array's (%d, %d, "
-                           "%d): sub-rows estimated from per-row kept counts (uniform spread)",
+            ap_sim_note(r, "trace's pack & split geometry (%d ports, %d PEs, %d rows) differs from the array's "
+                           "(%d, %d, %d): sub-rows estimated from per-row kept counts (uniform spread)",
                         tp, te, tr, c->ports, c->pes, c->rows);
         }
     } else if (sparse) {
-        ap_sim_note(r, "trace without Sanger's sub-row statistics: sub-rows per column group estimated from per-row "
-                       "kept counts as the hypergeometric expectation of ceil(nnz / PEs) (kept keys uniform in the row)");
+        ap_sim_note(r, "trace without Sanger's sub-row statistics: sub-rows per column group estimated from "
+                       "per-row kept counts as the hypergeometric expectation of ceil(nnz / PEs) (kept keys "
+                       "uniform in the row)");
     }
     if (sparse && !t->rows) ap_sim_note(r, "trace without rows.npy: kept pairs spread evenly over each head's rows");
 
@@ -349,7 +351,7 @@ enum ap_status ap_sim_sanger(struct ap_sim_arch *a, const struct ap_trace *t, st
     /* per-event energies, pJ */
     const double e_mac = ap_tech_mac_pj(&a->tech, c->data_bits, c->data_bits);    /* array MAC */
     const double e_pre_mac = ap_tech_mac_pj(&a->tech, c->pre_bits, c->pre_bits);  /* 4-bit predict MAC */
-    const double e_quant = ap_tech_mac_pj(&a->tech, c->data_bits, 8);             /* x * gamma, round: one 16x8 multiply */
+    const double e_quant = ap_tech_mac_pj(&a->tech, c->data_bits, 8);             /* x * gamma: a 16x8 multiply */
     const double e_cmp = ap_tech_cmp_pj(&a->tech, c->data_bits);                  /* threshold compare */
     const double e_acc = ap_tech_add_pj(&a->tech, c->acc_bits);                   /* partial-output add */
     /* pack & split per sub-row examined: the P mask bits written into the
@@ -538,7 +540,7 @@ enum ap_status ap_sim_sanger(struct ap_sim_arch *a, const struct ap_trace *t, st
                 double w = keys - g * c->ports < c->ports ? keys - g * c->ports : c->ports;
                 double need = ceil(8.0 * c->rows * rowB / ((double)c->buf_banks * c->buf_port_bits));
                 double nkv = fits ? ceil(8.0 * w * rowB / ((double)c->buf_banks * c->buf_port_bits)) : 0;
-                double no = 2.0 * ceil(8.0 * c->rows * d * c->acc_bits / 8.0 / ((double)c->buf_banks * c->buf_port_bits));
+                double no = 2.0 * ceil((double)c->rows * d * c->acc_bits / ((double)c->buf_banks * c->buf_port_bits));
                 double nd = fits ? 0 : 2.0 * w * ceil(rowB / c->hbm_txn) * c->hbm_txn /
                                            (c->hbm_channels * c->hbm_gbps * 1e9 / a->clock_hz);
                 if (nkv > need) need = nkv;
@@ -550,7 +552,8 @@ enum ap_status ap_sim_sanger(struct ap_sim_arch *a, const struct ap_trace *t, st
                     double service = (2.0 * d + exp_extra + stall) * f;
                     /* the fill/drain of the group, with its first entry (times
                      * the chance the group has a block, when it has less than one) */
-                    if (s.released[g] == 0 && e == 0) service += (c->rows + c->ports) * (s.grp_blocks[g] < 1 ? s.grp_blocks[g] : 1);
+                    if (s.released[g] == 0 && e == 0)
+                        service += (c->rows + c->ports) * (s.grp_blocks[g] < 1 ? s.grp_blocks[g] : 1);
                     tm.mem_stall += stall * f;
                     ap_sram_read(&qb, f * c->rows * rowB);
                     if (fits) ap_sram_read(&kb, f * w * rowB), ap_sram_read(&vb, f * w * rowB);
