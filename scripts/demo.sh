@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # demo.sh TOOL — the main job on the default model and text: describe the
 # model, embed Jane Austen's paragraphs, then run every attention method on
-# chunks of Persuasion and print one table of density against fidelity.
+# chunks of Persuasion and print one table of density against fidelity;
+# then trace Sanger on the same text and simulate every accelerator on it.
 #   AP_DEMO_LINES  paragraphs to embed (default 300)
 #   AP_DEMO_TOKENS tokens of text per method in the table (default 2560)
 set -euo pipefail
@@ -26,4 +27,10 @@ rm -f build/demo/methods.csv
 "$TOOL" eval -m "$MODEL" -i data/austen/persuasion.txt "${args[@]}" --max-tokens "$TOKENS" \
     -o build/demo/methods.csv --no-progress
 echo
-echo "embeddings: build/demo/austen.npy; the table as CSV: build/demo/methods.csv"
+echo "== attnprune trace -m $MODEL -i data/austen/persuasion.txt -a sanger --max-tokens 1024 -o build/demo/trace-sanger"
+"$TOOL" trace -m "$MODEL" -i data/austen/persuasion.txt -a sanger --max-tokens 1024 -o build/demo/trace-sanger --no-progress
+echo
+echo "== attnprune compare --trace build/demo/trace-sanger (every accelerator and its baseline on that trace)"
+"$TOOL" compare --trace build/demo/trace-sanger --csv build/demo/accelerators.csv
+echo
+echo "embeddings: build/demo/austen.npy; the tables as CSV: build/demo/methods.csv, build/demo/accelerators.csv"

@@ -204,6 +204,7 @@ int ap_cmd_compare(int argc, char **argv) {
     }
     double elapsed = ap_cli_now() - t0;
     if (rf) fclose(rf);
+    fflush(stdout); /* the table before the timing line, also when piped */
     if (rc == AP_EXIT_OK) {
         fprintf(stderr, "%d accelerators and their baselines simulated in %.3f s\n", n, elapsed);
         if (csv) rc = write_atomically("compare", csv, rows ? rows : "");
