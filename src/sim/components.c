@@ -85,46 +85,67 @@ double ap_reram_energy_pj(const struct ap_reram *m) {
 
 /* ---------------------------------------------------------------- FIFO */
 
-enum ap_status ap_fifo_init(struct ap_fifo *f, const char *name, int32_t depth, int32_t entry_bits,
-                            const struct ap_tech *tech) {
+enum ap_status ap_fifo_init_sized(struct ap_fifo *f, const char *name, double capacity, int32_t max_entries,
+                                  int32_t unit_bits, const struct ap_tech *tech) {
     memset(f, 0, sizeof *f);
     set_name(f->name, name);
-    if (depth < 1) return ap_error(AP_ERR_INVALID_ARG, "FIFO %s: depth %d, expected at least 1", name, depth);
-    f->depth = depth, f->entry_bits = entry_bits;
-    f->leave = calloc((size_t)depth, sizeof *f->leave);
-    if (!f->leave) return ap_error(AP_ERR_NOMEM, "FIFO %s: out of memory", name);
-    /* a register file of depth x entry_bits: one SRAM-like bit of that size */
-    f->pj_per_bit = ap_tech_sram_pj_per_bit(tech, (double)depth * entry_bits / 8.0);
+    if (max_entries < 1 || !(capacity > 0))
+        return ap_error(AP_ERR_INVALID_ARG, "FIFO %s: %d entries of capacity %g, expected at least 1 and > 0", name,
+                        max_entries, capacity);
+    f->depth = max_entries, f->entry_bits = unit_bits, f->capacity = capacity;
+    f->leave = calloc((size_t)max_entries, sizeof *f->leave);
+    f->size = calloc((size_t)max_entries, sizeof *f->size);
+    if (!f->leave || !f->size) {
+        ap_fifo_free(f);
+        return ap_error(AP_ERR_NOMEM, "FIFO %s: out of memory", name);
+    }
+    /* a register file of capacity x unit_bits: one SRAM-like bit of that size */
+    f->pj_per_bit = ap_tech_sram_pj_per_bit(tech, capacity * unit_bits / 8.0);
     return AP_OK;
 }
 
-void ap_fifo_free(struct ap_fifo *f) {
-    free(f->leave);
-    f->leave = NULL;
+enum ap_status ap_fifo_init(struct ap_fifo *f, const char *name, int32_t depth, int32_t entry_bits,
+                            const struct ap_tech *tech) {
+    return ap_fifo_init_sized(f, name, depth, depth, entry_bits, tech);
 }
 
-double ap_fifo_push(struct ap_fifo *f, double ready, double service, double *done) {
-    int64_t slot = f->count % f->depth;
-    /* the slot is free once the entry depth places earlier has left */
+void ap_fifo_free(struct ap_fifo *f) {
+    free(f->leave), free(f->size);
+    f->leave = f->size = NULL;
+}
+
+double ap_fifo_push_sized(struct ap_fifo *f, double ready, double size, double service, double *done) {
     double enter = ready;
-    if (f->count >= f->depth && f->leave[slot] > enter) enter = f->leave[slot];
+    for (;;) {
+        /* entries that have left by `enter` (leave times never decrease:
+         * one consumer, in order) */
+        while (f->head < f->tail && f->leave[f->head % f->depth] <= enter) {
+            f->occupancy -= f->size[f->head % f->depth];
+            f->head++;
+        }
+        if (f->head == f->tail) break;
+        int ring_full = f->tail - f->head >= f->depth;
+        if (!ring_full && f->occupancy + size <= f->capacity * (1 + 1e-12)) break;
+        enter = f->leave[f->head % f->depth]; /* wait for the oldest to leave */
+    }
+    if (f->head == f->tail) f->occupancy = 0; /* no rounding drift when empty */
     f->stall_cycles += enter - ready;
-    /* entries that have left by `enter` (leave times never decrease: one
-     * consumer, in order); those older than the reused slot surely have */
-    if (f->count >= f->depth && f->left < f->count - f->depth + 1) f->left = f->count - f->depth + 1;
-    while (f->left < f->count && f->leave[f->left % f->depth] <= enter) f->left++;
-    double occ = (double)(f->count - f->left) + 1.0;
-    if (occ > f->max_occupancy) f->max_occupancy = occ;
     double start = enter > f->consumer_free ? enter : f->consumer_free;
-    double leave = start + service;
-    f->consumer_free = leave;
-    f->leave[slot] = leave;
-    f->count++;
-    if (done) *done = leave;
+    f->consumer_free = start + service;
+    f->leave[f->tail % f->depth] = f->consumer_free, f->size[f->tail % f->depth] = size;
+    f->tail++, f->occupancy += size, f->units += size;
+    if (f->occupancy > f->max_occupancy) f->max_occupancy = f->occupancy;
+    if (done) *done = f->consumer_free;
     return enter;
 }
 
-double ap_fifo_energy_pj(const struct ap_fifo *f) { return 2.0 * (double)f->count * f->entry_bits * f->pj_per_bit; }
+double ap_fifo_push(struct ap_fifo *f, double ready, double service, double *done) {
+    return ap_fifo_push_sized(f, ready, 1.0, service, done);
+}
+
+void ap_fifo_book(struct ap_fifo *f, double units) { f->units += units; }
+
+double ap_fifo_energy_pj(const struct ap_fifo *f) { return 2.0 * f->units * f->entry_bits * f->pj_per_bit; }
 
 /* ---------------------------------------------------------------- PE array */
 

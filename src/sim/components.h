@@ -71,29 +71,44 @@ void ap_reram_init(struct ap_reram *m, const char *name, int32_t threshold_cycle
 double ap_reram_energy_pj(const struct ap_reram *m);
 
 /* ---- FIFO with back-pressure -------------------------------------------
- * A producer/consumer pair through `depth` entries, simulated entry by
- * entry (a tandem queue with a finite buffer): entry k enters when the
- * producer offers it and a slot is free (entry k − depth has left); the
- * consumer starts it when it has entered and the previous one is done, and
- * takes `service` cycles. The producer stalls while the FIFO is full. */
+ * A producer/consumer pair through a buffer of `capacity` units, simulated
+ * entry by entry (a tandem queue with a finite buffer): an entry of `size`
+ * units enters when the producer offers it and the entries still queued
+ * leave room for it (or the FIFO is empty: an entry larger than the whole
+ * buffer enters alone); the consumer starts it when it has entered and the
+ * previous one is done, and takes `service` cycles; it leaves when done.
+ * The producer stalls while the FIFO is full. A plain FIFO of `depth`
+ * entries is capacity = depth with entries of size 1. */
 struct ap_fifo {
     char name[AP_SIM_COMPONENT_NAME_MAX];
-    int32_t depth, entry_bits;
+    int32_t depth;         /* most entries queued at once (the ring) */
+    int32_t entry_bits;    /* bits of a unit-size entry, for the energy */
+    double capacity;       /* units it holds */
     double pj_per_bit;     /* a register-file write + read, per bit */
-    double *leave;         /* (depth) ring: when the last depth entries left */
-    int64_t count;         /* entries pushed */
-    int64_t left;          /* entries known to have left (bookkeeping for max_occupancy) */
+    double *leave, *size;  /* (depth) rings: when each queued entry leaves, its units */
+    int64_t head, tail;    /* queued entries [head, tail); tail = entries pushed */
+    double occupancy;      /* units queued */
     double consumer_free;  /* when the consumer finishes its current entry */
     double stall_cycles;   /* producer cycles lost to a full FIFO */
-    double max_occupancy;  /* most entries held at once, the entering one included */
+    double max_occupancy;  /* most units held at once, the entering entry included */
+    double units;          /* units that passed (pushed, or booked by ap_fifo_book) */
 };
+/* depth entries of entry_bits each. */
 enum ap_status ap_fifo_init(struct ap_fifo *f, const char *name, int32_t depth, int32_t entry_bits,
                             const struct ap_tech *tech);
+/* capacity units (unit_bits each) in at most max_entries entries. */
+enum ap_status ap_fifo_init_sized(struct ap_fifo *f, const char *name, double capacity, int32_t max_entries,
+                                  int32_t unit_bits, const struct ap_tech *tech);
 void ap_fifo_free(struct ap_fifo *f);
 /* Offer an entry at time `ready` that will take the consumer `service`
  * cycles; returns when it entered (>= ready: the producer resumes then).
  * *done, when not NULL, receives when the consumer finishes it. */
 double ap_fifo_push(struct ap_fifo *f, double ready, double service, double *done);
+double ap_fifo_push_sized(struct ap_fifo *f, double ready, double size, double service, double *done);
+/* Units that pass through without being simulated one by one (a
+ * simulator that proved they cannot fill it), for the energy. */
+void ap_fifo_book(struct ap_fifo *f, double units);
+/* Every unit that passed written and read once. */
 double ap_fifo_energy_pj(const struct ap_fifo *f);
 
 /* ---- PE arrays ---------------------------------------------------------

@@ -345,7 +345,12 @@ enum ap_status ap_sim_leopard(struct ap_sim_arch *a, const struct ap_trace *t, s
     vpu.extra_pj = rows_kept * d * ap_tech_mac_pj(tech, c.v_bits, c.v_bits);
     vpu.busy_cycles = kept_sum * m.c + rows_kept * m.e;
     const double softmax_pj = kept_sum * (tech->exp_pj + ap_tech_add_pj(tech, c.score_bits)) + rows_kept * tech->div_pj;
-    score_fifo.count = (int64_t)kept_sum, idx_fifo.count = (int64_t)kept_sum; /* every kept score passes both */
+    /* every kept score passes both FIFOs once, whether its row was simulated
+     * entry by entry or in closed form (the re-seeded entries are not extra
+     * scores): count them afresh */
+    score_fifo.units = idx_fifo.units = 0;
+    ap_fifo_book(&score_fifo, kept_sum);
+    ap_fifo_book(&idx_fifo, kept_sum);
 
     ap_sim_energy(r, "qk_dpus", ap_pe_energy_pj(&qk));
     ap_sim_energy(r, "key_buffer", ap_sram_energy_pj(&kbuf));

@@ -23,7 +23,7 @@
  *                starts when its stage A is done and the previous band's
  *                stage B has pushed its blocks.
  *   mask FIFO    holds finished blocks (R x P mask bits each); a full FIFO
- *                stalls stage B (sg_fifo, entry by entry).
+ *                stalls stage B (ap_fifo of sized entries, entry by entry).
  *   array        R x p RePEs; one block = R sub-rows of one column group:
  *                SDDMM d cycles (iterative accumulation), SpMM d cycles
  *                (forward accumulation). The exps (one EXP module per array
@@ -222,47 +222,11 @@ static double sg_used_keys(const int32_t *kept, const int32_t *valid, int32_t q,
 
 /* ------------------------------------------------------------ mask FIFO */
 
-/* The mask FIFO between pack & split and the array, with back-pressure.
- * ap_fifo (components.h) counts whole entries of one size; here an entry
- * is a band's share of a column group's blocks, a fraction of a block or
- * one block, so capacity is counted in blocks (bits / (R x P)): an entry of
- * f blocks enters once the entries still queued hold at most cap - f. The
- * array takes entries in order; one leaves when the array has finished it,
- * as in ap_fifo. */
-#define SG_FIFO_RING 4096
-struct sg_fifo {
-    double cap;                       /* blocks it holds */
-    double leave[SG_FIFO_RING];       /* in order: when each queued entry leaves */
-    double size[SG_FIFO_RING];        /* its blocks */
-    int64_t head, tail;               /* queued entries: [head, tail) */
-    double occupancy;                 /* blocks queued */
-    double consumer_free;             /* when the array finishes its last entry */
-    double stall_cycles, blocks_in;   /* producer cycles lost; blocks pushed */
-};
-
-/* Offer an entry of f blocks at time ready taking the array service cycles;
- * returns when it entered (the producer resumes then), *done when the array
- * finishes it. */
-static double sg_fifo_push(struct sg_fifo *q, double ready, double f, double service, double *done) {
-    double enter = ready;
-    for (;;) {
-        while (q->head < q->tail && q->leave[q->head % SG_FIFO_RING] <= enter) {
-            q->occupancy -= q->size[q->head % SG_FIFO_RING];
-            q->head++;
-        }
-        int full = q->tail - q->head >= SG_FIFO_RING;
-        if (q->head == q->tail || (!full && q->occupancy + f <= q->cap + 1e-9)) break;
-        enter = q->leave[q->head % SG_FIFO_RING]; /* wait for the oldest to leave */
-    }
-    if (q->head == q->tail) q->occupancy = 0; /* no rounding drift when empty */
-    q->stall_cycles += enter - ready;
-    double start = enter > q->consumer_free ? enter : q->consumer_free;
-    q->consumer_free = start + service;
-    q->leave[q->tail % SG_FIFO_RING] = q->consumer_free, q->size[q->tail % SG_FIFO_RING] = f;
-    q->tail++, q->occupancy += f, q->blocks_in += f;
-    *done = q->consumer_free;
-    return enter;
-}
+/* The mask FIFO between pack & split and the array, with back-pressure, is
+ * an ap_fifo of sized entries: an entry is a band's share of a column
+ * group's blocks (a fraction of a block, or one block), capacity counted in
+ * blocks (bits / (R x P)). */
+#define SG_FIFO_ENTRIES 4096
 
 /* The timeline: when each unit is next free, and what it has done. */
 struct sg_time {
@@ -338,13 +302,15 @@ enum ap_status ap_sim_sanger(struct ap_sim_arch *a, const struct ap_trace *t, st
     struct ap_dram hbm;
     ap_dram_init(&hbm, "hbm", c->hbm_channels, c->hbm_gbps, c->hbm_txn, a->tech.hbm_pj_per_bit, a->clock_hz);
     const int32_t blk_bits = c->rows * c->ports;
-    struct sg_fifo *fifo = calloc(1, sizeof *fifo);
-    if (!fifo) {
+    /* at least one block: a larger one never enters */
+    double fifo_blocks = c->fifo_bytes * 8.0 / blk_bits;
+    struct ap_fifo fifo_store, *fifo = &fifo_store;
+    enum ap_status fst = ap_fifo_init_sized(fifo, "mask_fifo", fifo_blocks < 1 ? 1 : fifo_blocks, SG_FIFO_ENTRIES,
+                                            blk_bits, &a->tech);
+    if (fst != AP_OK) {
         sg_run_free(&s);
-        return ap_error(AP_ERR_NOMEM, "%s: sanger simulator: out of memory", a->path);
+        return ap_error_prefix(fst, "%s: sanger simulator", a->path);
     }
-    fifo->cap = c->fifo_bytes * 8.0 / blk_bits; /* at least one block: a larger one never enters */
-    if (fifo->cap < 1) fifo->cap = 1;
     /* its bits written and read: a register file of that size (as ap_fifo) */
     const double e_fifo_bit = ap_tech_sram_pj_per_bit(&a->tech, c->fifo_bytes);
 
@@ -564,7 +530,7 @@ enum ap_status ap_sim_sanger(struct ap_sim_arch *a, const struct ap_trace *t, st
                     if (sparse) {
                         double before = fifo->consumer_free;
                         int first = fifo->tail == 0;
-                        enter = sg_fifo_push(fifo, ready, f, service, &done);
+                        enter = ap_fifo_push_sized(fifo, ready, f, service, &done);
                         double start = done - service;
                         if (!first && start > before) tm.array_idle += start - before;
                         ready = enter;
@@ -616,7 +582,7 @@ enum ap_status ap_sim_sanger(struct ap_sim_arch *a, const struct ap_trace *t, st
     if (sparse) {
         ap_sim_energy(r, "pre_process", e_pre);
         ap_sim_energy(r, "pack_split", e_ps);
-        ap_sim_energy(r, "mask_fifo", 2.0 * fifo->blocks_in * blk_bits * e_fifo_bit);
+        ap_sim_energy(r, "mask_fifo", 2.0 * fifo->units * blk_bits * e_fifo_bit);
     }
     ap_sim_energy(r, "systolic_array", e_arr);
     ap_sim_energy(r, "q_buffer", ap_sram_energy_pj(&qb));
@@ -636,7 +602,7 @@ enum ap_status ap_sim_sanger(struct ap_sim_arch *a, const struct ap_trace *t, st
     ap_sim_stat(r, "blocks", tot_blocks);
     ap_sim_stat(r, "fifo_stall_cycles", fifo->stall_cycles);
     ap_sim_stat(r, "array_idle_cycles", tm.array_idle);
-    free(fifo);
+    ap_fifo_free(fifo);
     sg_run_free(&s);
     return AP_OK;
 }

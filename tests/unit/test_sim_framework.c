@@ -121,6 +121,19 @@ TEST(sim_components_timing_rules) {
     CHECK_NEAR(f.max_occupancy, 1, 0);
     CHECK_NEAR(done, 47, 0);
     ap_fifo_free(&f);
+    /* sized entries: 1.5 units in a FIFO of 2 hold one at a time, so three
+     * offered at 0 for 10 cycles enter at 0, 10, 20 (stall 30); an entry
+     * larger than the FIFO enters alone, when it is empty */
+    CHECK_STATUS(ap_fifo_init_sized(&f, "q", 2.0, 16, 64, &t), AP_OK);
+    for (int k = 0; k < 3; k++) enter[k] = ap_fifo_push_sized(&f, 0, 1.5, 10, &done);
+    CHECK_NEAR(enter[1], 10, 0);
+    CHECK_NEAR(enter[2], 20, 0);
+    CHECK_NEAR(f.stall_cycles, 30, 0);
+    CHECK_NEAR(ap_fifo_push_sized(&f, 0, 5.0, 10, &done), 30, 0);
+    CHECK_NEAR(done, 40, 0);
+    ap_fifo_book(&f, 2.5);
+    CHECK_NEAR(ap_fifo_energy_pj(&f), 2.0 * (4.5 + 5.0 + 2.5) * 64 * f.pj_per_bit, 1e-9);
+    ap_fifo_free(&f);
     struct ap_pe_array p;
     ap_pe_init(&p, "pe", 64, 8, 8, &t);
     p.macs = 64 * 50, p.busy_cycles = 100;
