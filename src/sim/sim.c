@@ -129,6 +129,18 @@ void ap_sim_note(struct ap_sim_report *r, const char *fmt, ...) {
     snprintf(r->notes + used, sizeof r->notes - used, "%s%s", used ? "; " : "", buf);
 }
 
+double ap_sim_report_energy(const struct ap_sim_report *r, const char *component) {
+    for (int32_t i = 0; i < r->n_components; i++)
+        if (strcmp(r->components[i].name, component) == 0) return r->components[i].value;
+    return 0.0;
+}
+
+double ap_sim_report_stat(const struct ap_sim_report *r, const char *name) {
+    for (int32_t i = 0; i < r->n_stats; i++)
+        if (strcmp(r->stat_names[i], name) == 0) return r->stats[i];
+    return NAN;
+}
+
 /* ------------------------------------------------------------ trace views */
 
 double ap_sim_dense_ops(const struct ap_trace *t) {

@@ -112,6 +112,11 @@ double ap_sim_dense_ops(const struct ap_trace *t);
  * kept and valid hold T entries; returns the number of rows (= queries). */
 int32_t ap_sim_head_rows(const struct ap_trace *t, int64_t h, int32_t *kept, int32_t *valid);
 
+/* A component's energy in pJ (0 when the report has no such component), a
+ * simulator statistic (NAN when absent). */
+double ap_sim_report_energy(const struct ap_sim_report *r, const char *component);
+double ap_sim_report_stat(const struct ap_sim_report *r, const char *name);
+
 /* One simulator: fills r from the trace (cycles, energy via ap_sim_energy,
  * dram bytes, utilization, ...). ap_sim_run_arch fills the common fields
  * (name, seconds, GOP/s, static energy) after it returns. */

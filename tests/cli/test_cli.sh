@@ -9,22 +9,7 @@ MODEL=${AP_MODEL_DIR:-$ROOT/models/all-MiniLM-L6-v2}
 PY=$ROOT/.venv/bin/python
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-passed=0
-failed=0
-
-ok() { passed=$((passed + 1)); echo "ok   $1"; }
-bad() { failed=$((failed + 1)); echo "FAIL $1"; shift; for l in "$@"; do echo "    $l"; done; }
-
-# expect NAME STATUS PATTERN -- CMD...: exit status and a stderr/stdout pattern
-expect() {
-    local name=$1 want=$2 pattern=$3
-    shift 4
-    local out rc
-    out=$("$@" 2>&1); rc=$?
-    if [ "$rc" != "$want" ]; then bad "$name" "exit status $rc, expected $want" "output: ${out:0:400}"; return; fi
-    if [ -n "$pattern" ] && ! grep -qE -- "$pattern" <<<"$out"; then bad "$name" "output lacks /$pattern/" "output: ${out:0:400}"; return; fi
-    ok "$name"
-}
+. "$ROOT/tests/cli/lib/harness.sh"
 
 # no file at $1 and no temporary file beside it
 expect_no_output() {

@@ -10,17 +10,7 @@ PY=$ROOT/.venv/bin/python
 TEXT=$ROOT/data/austen/persuasion.txt
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-passed=0; failed=0
-ok() { passed=$((passed + 1)); echo "ok   $1"; }
-bad() { failed=$((failed + 1)); echo "FAIL $1"; shift; for l in "$@"; do echo "    $l"; done; }
-expect() {
-    local name=$1 want=$2 pattern=$3; shift 4
-    local out rc
-    out=$("$@" 2>&1); rc=$?
-    if [ "$rc" != "$want" ]; then bad "$name" "exit status $rc, expected $want" "output: ${out:0:600}"; return; fi
-    if [ -n "$pattern" ] && ! grep -qE -- "$pattern" <<<"$out"; then bad "$name" "output lacks /$pattern/" "output: ${out:0:600}"; return; fi
-    ok "$name"
-}
+. "$ROOT/tests/cli/lib/harness.sh"
 
 # --- eval: dense against itself is exact
 expect "eval dense" 0 "^dense +1\.0000 +1\.0000 +0\.0000 +1\.000000 +1\.000000" -- \

@@ -8,9 +8,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 MODEL=${AP_MODEL_DIR:-$ROOT/models/all-MiniLM-L6-v2}
 if [ "${AP_VARIANT:-release}" != release ]; then echo "0 passed, 0 failed"; exit 0; fi
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
-passed=0; failed=0
-ok() { passed=$((passed + 1)); echo "ok   $1"; }
-bad() { failed=$((failed + 1)); echo "FAIL $1"; shift; for l in "$@"; do echo "    $l"; done; }
+. "$ROOT/tests/cli/lib/harness.sh"
 
 if out=$(make -C "$ROOT" install PREFIX="$T/prefix" 2>&1); then ok "make install"; else bad "make install" "${out: -400}"; fi
 for f in include/attnprune.h lib/libattnprune.a lib/libattnprune.so lib/pkgconfig/attnprune.pc bin/attnprune; do

@@ -16,17 +16,7 @@ TEXT=$ROOT/data/austen/persuasion.txt
 GOLDEN=$ROOT/tests/golden/sim
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-passed=0; failed=0
-ok() { passed=$((passed + 1)); echo "ok   $1"; }
-bad() { failed=$((failed + 1)); echo "FAIL $1"; shift; for l in "$@"; do echo "    $l"; done; }
-expect() {
-    local name=$1 want=$2 pattern=$3; shift 4
-    local out rc
-    out=$("$@" 2>&1); rc=$?
-    if [ "$rc" != "$want" ]; then bad "$name" "exit status $rc, expected $want" "output: ${out:0:600}"; return; fi
-    if [ -n "$pattern" ] && ! grep -qE -- "$pattern" <<<"$out"; then bad "$name" "output lacks /$pattern/" "output: ${out:0:600}"; return; fi
-    ok "$name"
-}
+. "$ROOT/tests/cli/lib/harness.sh"
 
 # The accelerators: every configuration naming a baseline; and all files.
 ACCELS=$(grep -l '^ *baseline *=' configs/*.ini | sort)

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "sim/sim.h"
+#include "sim_check.h"
 #include "test.h"
 
 /* ------------------------------------------------------------ fixtures */
@@ -75,21 +76,6 @@ static const char *write_cfg(const char *name, int pruning, const char *predicto
     return path;
 }
 
-/* Run a configuration file on a trace; returns the status. */
-static enum ap_status run_cfg(const char *path, const struct ap_trace *t, struct ap_sim_report *r) {
-    struct ap_sim_arch a;
-    enum ap_status st = ap_sim_arch_load(path, &a);
-    if (st == AP_OK) st = ap_sim_run_arch(&a, t, r);
-    ap_sim_arch_free(&a);
-    return st;
-}
-
-static double component(const struct ap_sim_report *r, const char *name) {
-    for (int32_t i = 0; i < r->n_components; i++)
-        if (strcmp(r->components[i].name, name) == 0) return r->components[i].value;
-    return -1;
-}
-
 static double report_stat(const struct ap_sim_report *r, const char *name) {
     for (int32_t i = 0; i < r->n_stats; i++)
         if (strcmp(r->stat_names[i], name) == 0) return r->stats[i];
@@ -113,7 +99,7 @@ TEST(sim_hammer_cycles_compute_bound) {
     struct ap_sim_report r;
     const char *cfg = write_cfg("hammer", 1, "hammer", NULL);
     REQUIRE(cfg);
-    CHECK_STATUS(run_cfg(cfg, &f.t, &r), AP_OK);
+    CHECK_STATUS(ap_sc_run_file(cfg, &f.t, &r), AP_OK);
     const double load = 6 * 64, write = 2 * 64, prep = 2 * 64, A = 2, C = 3, E = 16 / 4 + 1;
     CHECK_NEAR(r.cycles, load + prep + A + C + 64 * E + write, 0);
     CHECK_NEAR(report_stat(&r, "density"), 0.25, 1e-12);
@@ -130,7 +116,7 @@ TEST(sim_hammer_cycles_select_bound) {
     struct ap_sim_report r;
     const char *cfg = write_cfg("hammer", 1, "hammer", NULL);
     REQUIRE(cfg);
-    CHECK_STATUS(run_cfg(cfg, &f.t, &r), AP_OK);
+    CHECK_STATUS(ap_sc_run_file(cfg, &f.t, &r), AP_OK);
     const double load = 6 * 128, write = 2 * 128, prep = 2 * 128, A = 4, C = 5, E = 1 + 1;
     CHECK_NEAR(r.cycles, load + prep + A + 128 * C + E + write, 0);
     /* the compute unit waits on selection, which never waits on it */
@@ -143,16 +129,16 @@ TEST(sim_hammer_cycles_baseline_and_elsa) {
     struct ap_sim_report r;
     const char *base = write_cfg("base", 0, "hammer", NULL);
     REQUIRE(base);
-    CHECK_STATUS(run_cfg(base, &f.t, &r), AP_OK);
+    CHECK_STATUS(ap_sc_run_file(base, &f.t, &r), AP_OK);
     /* every valid pair: E = ceil(64 / 4) + 1 = 17, no predictor */
     CHECK_NEAR(r.cycles, 6 * 64 + 64 * 17 + 2 * 64, 0);
-    CHECK_NEAR(component(&r, "approx_score"), -1, 0); /* not booked */
+    CHECK_NEAR(ap_sim_report_energy(&r, "approx_score"), 0, 0); /* no such unit: not booked */
     const char *elsa = write_cfg("elsa", 1, "elsa", NULL);
     REQUIRE(elsa);
-    CHECK_STATUS(run_cfg(elsa, &f.t, &r), AP_OK);
+    CHECK_STATUS(ap_sc_run_file(elsa, &f.t, &r), AP_OK);
     /* ELSA: one hash/norm pass (S cycles), estimate+compare fused (C = 0) */
     CHECK_NEAR(r.cycles, 6 * 64 + 64 + 2 + 64 * 5 + 2 * 64, 0);
-    CHECK(component(&r, "hash_unit") > 0);
+    CHECK(ap_sim_report_energy(&r, "hash_unit") > 0);
     CHECK_NEAR(report_stat(&r, "mean_share"), 0, 0);
 }
 
@@ -164,12 +150,12 @@ TEST(sim_hammer_mean_off_from_trace) {
     struct ap_sim_report r;
     const char *cfg = write_cfg("hammer", 1, "hammer", NULL);
     REQUIRE(cfg);
-    CHECK_STATUS(run_cfg(cfg, &f.t, &r), AP_OK);
+    CHECK_STATUS(ap_sc_run_file(cfg, &f.t, &r), AP_OK);
     CHECK_NEAR(r.cycles, 6 * 64 + 2 + 3 + 64 * 5 + 2 * 64, 0);
     CHECK_NEAR(report_stat(&r, "mean_share"), 0, 0);
     CHECK(strstr(r.notes, "mean redistribution assumed") == NULL);
     fixture_init(&f, 64, 1, 16, 2.0 * 64 * 64); /* mean on, said by the trace */
-    CHECK_STATUS(run_cfg(cfg, &f.t, &r), AP_OK);
+    CHECK_STATUS(ap_sc_run_file(cfg, &f.t, &r), AP_OK);
     CHECK_NEAR(r.cycles, 6 * 64 + 128 + 2 + 3 + 64 * 5 + 2 * 64, 0);
 }
 
@@ -185,7 +171,7 @@ TEST(sim_hammer_monotone_in_density) {
             struct fixture f;
             fixture_init(&f, 128, 2, k, -1);
             struct ap_sim_report r;
-            CHECK_STATUS(run_cfg(cfg, &f.t, &r), AP_OK);
+            CHECK_STATUS(ap_sc_run_file(cfg, &f.t, &r), AP_OK);
             CHECK(r.cycles >= prev_c);
             CHECK(r.energy_pj >= prev_e);
             if (r.cycles < prev_c || r.energy_pj < prev_e) ap_test_fail(__FILE__, __LINE__, "%s at k = %d", preds[p], k);
@@ -207,19 +193,19 @@ TEST(sim_hammer_density_one_overhead) {
     struct ap_sim_report rh, rb;
     const char *base = write_cfg("base", 0, "hammer", NULL);
     REQUIRE(base);
-    CHECK_STATUS(run_cfg(base, &f.t, &rb), AP_OK);
+    CHECK_STATUS(ap_sc_run_file(base, &f.t, &rb), AP_OK);
     const char *cfg = write_cfg("hammer", 1, "hammer", NULL);
     REQUIRE(cfg);
-    CHECK_STATUS(run_cfg(cfg, &f.t, &rh), AP_OK);
+    CHECK_STATUS(ap_sc_run_file(cfg, &f.t, &rh), AP_OK);
     const double A = 4, C = 5;
     CHECK_NEAR(rh.cycles - rb.cycles, H * (2.0 * S + A + C), 0);
-    CHECK_NEAR(component(&rh, "compute"), component(&rb, "compute"), 1e-6 * component(&rb, "compute"));
-    CHECK_NEAR(component(&rh, "dram"), component(&rb, "dram"), 0);
+    CHECK_NEAR(ap_sim_report_energy(&rh, "compute"), ap_sim_report_energy(&rb, "compute"), 1e-6 * ap_sim_report_energy(&rb, "compute"));
+    CHECK_NEAR(ap_sim_report_energy(&rh, "dram"), ap_sim_report_energy(&rb, "dram"), 0);
     CHECK_NEAR(rh.dram_bytes, rb.dram_bytes, 0);
-    double predictor = component(&rh, "mean_unit") + component(&rh, "approx_score") +
-                       component(&rh, "candidate_select") + component(&rh, "approx_buffers");
+    double predictor = ap_sim_report_energy(&rh, "mean_unit") + ap_sim_report_energy(&rh, "approx_score") +
+                       ap_sim_report_energy(&rh, "candidate_select") + ap_sim_report_energy(&rh, "approx_buffers");
     /* plus the mean passes' extra reads of the K buffer */
-    double kreads = component(&rh, "qkvo_buffers") - component(&rb, "qkvo_buffers");
+    double kreads = ap_sim_report_energy(&rh, "qkvo_buffers") - ap_sim_report_energy(&rb, "qkvo_buffers");
     CHECK(kreads > 0);
     CHECK_NEAR(rh.energy_pj - rb.energy_pj, predictor + kreads, 1e-9 * rh.energy_pj);
     CHECK(predictor > 0);
@@ -238,7 +224,7 @@ TEST(sim_hammer_traffic_no_reuse_bound) {
             struct fixture f;
             fixture_init(&f, 64, 2, k, -1);
             struct ap_sim_report r;
-            CHECK_STATUS(run_cfg(cfg, &f.t, &r), AP_OK);
+            CHECK_STATUS(ap_sc_run_file(cfg, &f.t, &r), AP_OK);
             const double row = 128, H = 2, S = 64;
             double bound = H * (S * row + S * S * row + S * k * row + S * row);
             CHECK(r.dram_bytes <= bound);
@@ -253,10 +239,10 @@ TEST(sim_hammer_baseline_ignores_density) {
     struct ap_sim_report r0, r;
     struct fixture f;
     fixture_init(&f, 128, 2, 128, -1);
-    CHECK_STATUS(run_cfg(base, &f.t, &r0), AP_OK);
+    CHECK_STATUS(ap_sc_run_file(base, &f.t, &r0), AP_OK);
     for (int32_t k = 0; k < 128; k += 9) {
         fixture_init(&f, 128, 2, k, -1);
-        CHECK_STATUS(run_cfg(base, &f.t, &r), AP_OK);
+        CHECK_STATUS(ap_sc_run_file(base, &f.t, &r), AP_OK);
         CHECK_NEAR(r.cycles, r0.cycles, 0);
         CHECK_NEAR(r.energy_pj, r0.energy_pj, 0);
         CHECK_NEAR(r.dram_bytes, r0.dram_bytes, 0);
@@ -274,12 +260,12 @@ TEST(sim_hammer_config_errors) {
     REQUIRE(cfg);
     /* (the misspelt key sits in a second [hammer] block; blocks of one
      * section merge) */
-    enum ap_status st = run_cfg(cfg, &f.t, &r);
+    enum ap_status st = ap_sc_run_file(cfg, &f.t, &r);
     CHECK(st != AP_OK);
     CHECK(strstr(ap_last_error(), "aprox_pairs") != NULL);
     cfg = write_cfg("bad2", 1, "hammer", "[elsa]\nhash_bitz = 3\n");
     REQUIRE(cfg);
-    CHECK(run_cfg(cfg, &f.t, &r) != AP_OK);
+    CHECK(ap_sc_run_file(cfg, &f.t, &r) != AP_OK);
     CHECK(strstr(ap_last_error(), "hash_bitz") != NULL);
     /* a value out of range, and a predictor we do not model */
     char path[512];
@@ -288,14 +274,14 @@ TEST(sim_hammer_config_errors) {
     REQUIRE(o);
     fprintf(o, "[arch]\nkind = hammer\nclock_mhz = 1000\nnode_nm = 65\n[hammer]\napprox_pairs = 0\n");
     fclose(o);
-    CHECK(run_cfg(path, &f.t, &r) == AP_ERR_FORMAT);
+    CHECK(ap_sc_run_file(path, &f.t, &r) == AP_ERR_FORMAT);
     CHECK(strstr(ap_last_error(), "approx_pairs") != NULL);
     CHECK(strstr(ap_last_error(), "bad3.ini") != NULL);
     o = fopen(path, "w");
     REQUIRE(o);
     fprintf(o, "[arch]\nkind = hammer\nclock_mhz = 1000\nnode_nm = 65\n[hammer]\npredictor = a3\n");
     fclose(o);
-    CHECK(run_cfg(path, &f.t, &r) == AP_ERR_FORMAT);
+    CHECK(ap_sc_run_file(path, &f.t, &r) == AP_ERR_FORMAT);
     CHECK(strstr(ap_last_error(), "predictor") != NULL);
 }
 

@@ -8,21 +8,18 @@
 
 #include "core/error.h"
 #include "sim/sim.h"
+#include "sim_check.h"
 #include "test.h"
 #include "trace/synth.h"
 
 /* ---- helpers ------------------------------------------------------------ */
-
-static void cfg_path(char *buf, size_t cap, const char *name) {
-    snprintf(buf, cap, "%s/configs/%s", ap_test_source_dir(), name);
-}
 
 /* Copy configs/src to a temporary file, replacing "key = ..." lines by
  * "key = value" for each "key=value" in set (';'-separated), dropping the
  * baseline line and appending extra (a raw text, may be NULL). */
 static int write_variant(const char *dst, const char *src, const char *set, const char *extra) {
     char path[1024];
-    cfg_path(path, sizeof path, src);
+    ap_sc_config_path(path, sizeof path, src);
     FILE *in = fopen(path, "r"), *out = fopen(dst, "w");
     if (!in || !out) {
         if (in) fclose(in);
@@ -52,31 +49,10 @@ static int write_variant(const char *dst, const char *src, const char *set, cons
     return 1;
 }
 
-/* Run a configuration file (no baseline) on a trace. */
-static enum ap_status run_file(const char *path, const struct ap_trace *t, struct ap_sim_report *r) {
-    struct ap_sim_arch a;
-    enum ap_status st = ap_sim_arch_load(path, &a);
-    if (st == AP_OK) st = ap_sim_run_arch(&a, t, r);
-    ap_sim_arch_free(&a);
-    return st;
-}
-
 static enum ap_status run_cfg(const char *name, const struct ap_trace *t, struct ap_sim_report *r) {
     char path[1024];
-    cfg_path(path, sizeof path, name);
-    return run_file(path, t, r);
-}
-
-static double component(const struct ap_sim_report *r, const char *name) {
-    for (int32_t i = 0; i < r->n_components; i++)
-        if (strcmp(r->components[i].name, name) == 0) return r->components[i].value;
-    return -1;
-}
-
-static double stat(const struct ap_sim_report *r, const char *name) {
-    for (int32_t i = 0; i < r->n_stats; i++)
-        if (strcmp(r->stat_names[i], name) == 0) return r->stats[i];
-    return -1;
+    ap_sc_config_path(path, sizeof path, name);
+    return ap_sc_run_file(path, t, r);
 }
 
 static double dmax2(double a, double b) { return a > b ? a : b; }
@@ -111,7 +87,7 @@ TEST(sim_leopard_tiny_cycles_closed_form) {
     CHECK_NEAR(r.cycles, 448 + 2246, 0);
     const double base = load_cycles(64) + q_load + 1 + 64 * (64 + e);
     CHECK_NEAR(b.cycles, base, 0);
-    CHECK_NEAR(stat(&r, "fifo_stall_cycles"), 0, 0);
+    CHECK_NEAR(ap_sim_report_stat(&r, "fifo_stall_cycles"), 0, 0);
     /* HP (N = 8): busiest DPU 8 keys, 2 kept: F = 1 + 2·6 + 6·2 = 25; last
      * burst 16 − 8 = 8 scores: D_r = s_r + 25 + 8 + 2 */
     CHECK_STATUS(run_cfg("leopard-hp.ini", &t, &r), AP_OK);
@@ -136,7 +112,7 @@ TEST(sim_leopard_density1_predictor_overhead) {
     CHECK_STATUS(run_cfg("leopard-ae.ini", &t, &r), AP_OK);
     CHECK_STATUS(run_cfg("leopard-ae-baseline.ini", &t, &b), AP_OK);
     const char *same[] = {"key_buffer", "softmax", "v_pu", "value_buffer", "fifos"};
-    for (int i = 0; i < 5; i++) CHECK_NEAR(component(&r, same[i]), component(&b, same[i]), 1e-6 * component(&b, same[i]));
+    for (int i = 0; i < 5; i++) CHECK_NEAR(ap_sim_report_energy(&r, same[i]), ap_sim_report_energy(&b, same[i]), 1e-6 * ap_sim_report_energy(&b, same[i]));
     struct ap_tech tech;
     REQUIRE(ap_tech_load(65, NULL, &tech) == AP_OK);
     const double scores = 64 * 64, rows = 64, reg = tech.reg_pj_per_bit;
@@ -145,8 +121,8 @@ TEST(sim_leopard_density1_predictor_overhead) {
                                     64 * ap_tech_add_pj(&tech, 12)) +
                           rows * 64 * 12 * 6 * reg;
     const double base_qk = scores * (64 * ap_tech_mac_pj(&tech, 12, 12) + add20 + 20 * reg) + rows * 64 * 12 * reg;
-    CHECK_NEAR(component(&r, "qk_dpus"), leo_qk, 1e-6 * leo_qk);
-    CHECK_NEAR(component(&b, "qk_dpus"), base_qk, 1e-6 * base_qk);
+    CHECK_NEAR(ap_sim_report_energy(&r, "qk_dpus"), leo_qk, 1e-6 * leo_qk);
+    CHECK_NEAR(ap_sim_report_energy(&b, "qk_dpus"), base_qk, 1e-6 * base_qk);
     CHECK_NEAR(r.energy_pj - b.energy_pj, leo_qk - base_qk, 1e-6 * b.energy_pj);
     /* LEOPARD's rows: front end 67 per row, last burst 64 − 10·6 = 4 scores:
      * D_r = 67·r + 67 + 4 + 2 */
@@ -231,7 +207,7 @@ TEST(sim_leopard_early_termination_off) {
     close(fd);
     REQUIRE(write_variant(path, "leopard-ae.ini", "early_termination=0", NULL));
     struct ap_sim_report off, on, b;
-    CHECK_STATUS(run_file(path, &t, &off), AP_OK);
+    CHECK_STATUS(ap_sc_run_file(path, &t, &off), AP_OK);
     CHECK_STATUS(run_cfg("leopard-ae.ini", &t, &on), AP_OK);
     CHECK_STATUS(run_cfg("leopard-ae-baseline.ini", &t, &b), AP_OK);
     /* busiest DPU 11 keys · 6 cycles; last burst 16 − 12 = 4 scores */
@@ -239,7 +215,7 @@ TEST(sim_leopard_early_termination_off) {
     CHECK_NEAR(off.cycles, load_cycles(64) + 63 * F + F + 4 + 2, 0);
     CHECK(off.energy_pj > on.energy_pj);
     CHECK(off.energy_pj < b.energy_pj);
-    CHECK_NEAR(component(&off, "v_pu"), component(&on, "v_pu"), 1e-9 * component(&on, "v_pu"));
+    CHECK_NEAR(ap_sim_report_energy(&off, "v_pu"), ap_sim_report_energy(&on, "v_pu"), 1e-9 * ap_sim_report_energy(&on, "v_pu"));
     unlink(path);
     ap_trace_free(&t);
 }
@@ -253,9 +229,9 @@ TEST(sim_leopard_fifo_backpressure) {
     REQUIRE(ap_trace_synthesize("S=512,d=64,layers=1,heads=1,density=1", &t) == AP_OK);
     struct ap_sim_report r;
     CHECK_STATUS(run_cfg("leopard-hp.ini", &t, &r), AP_OK);
-    CHECK(stat(&r, "fifo_stall_cycles") > 0);
-    CHECK(stat(&r, "rows_simulated_by_entry") > 0);
-    CHECK(stat(&r, "fifo_max_occupancy") <= 512);
+    CHECK(ap_sim_report_stat(&r, "fifo_stall_cycles") > 0);
+    CHECK(ap_sim_report_stat(&r, "rows_simulated_by_entry") > 0);
+    CHECK(ap_sim_report_stat(&r, "fifo_max_occupancy") <= 512);
     /* first burst at q_load + 6; then the V-PU is busy 512·514 cycles */
     CHECK_NEAR(r.cycles, load_cycles(512) + 1 + 6 + 512.0 * 514, 0);
     ap_trace_free(&t);
@@ -290,16 +266,16 @@ TEST(sim_leopard_config_errors) {
     close(fd);
     struct ap_sim_report r;
     REQUIRE(write_variant(path, "leopard-ae.ini", NULL, "[leopard]\nqk_dpu = 6\n"));
-    CHECK(run_file(path, &t, &r) != AP_OK);
+    CHECK(ap_sc_run_file(path, &t, &r) != AP_OK);
     CHECK(strstr(ap_last_error(), "qk_dpu") != NULL);
     REQUIRE(write_variant(path, "leopard-ae.ini", "qk_dpus=0", NULL));
-    CHECK(run_file(path, &t, &r) == AP_ERR_FORMAT);
+    CHECK(ap_sc_run_file(path, &t, &r) == AP_ERR_FORMAT);
     CHECK(strstr(ap_last_error(), "[leopard] qk_dpus") != NULL);
     REQUIRE(write_variant(path, "leopard-hp.ini", "bits_per_step=16", NULL));
-    CHECK(run_file(path, &t, &r) == AP_ERR_FORMAT);
+    CHECK(ap_sc_run_file(path, &t, &r) == AP_ERR_FORMAT);
     CHECK(strstr(ap_last_error(), "bits_per_step") != NULL);
     REQUIRE(write_variant(path, "leopard-ae.ini", "gbytes_per_s=fast", NULL));
-    CHECK(run_file(path, &t, &r) == AP_ERR_FORMAT);
+    CHECK(ap_sc_run_file(path, &t, &r) == AP_ERR_FORMAT);
     CHECK(strstr(ap_last_error(), "[dram] gbytes_per_s") != NULL);
     if (ap_test_failed()) fprintf(stderr, "  last error: %s\n", ap_last_error());
     unlink(path);

@@ -20,6 +20,7 @@
 
 #include "core/error.h"
 #include "sim/sim.h"
+#include "sim_check.h"
 #include "test.h"
 #include "trace/synth.h"
 
@@ -66,18 +67,6 @@ static int run_spec(const char *spec, int pruning, int pack_split, struct ap_sim
     return st == AP_OK;
 }
 
-static double component(const struct ap_sim_report *r, const char *name) {
-    for (int32_t i = 0; i < r->n_components; i++)
-        if (strcmp(r->components[i].name, name) == 0) return r->components[i].value;
-    return 0;
-}
-
-static double stat(const struct ap_sim_report *r, const char *name) {
-    for (int32_t i = 0; i < r->n_stats; i++)
-        if (strcmp(r->stat_names[i], name) == 0) return r->stats[i];
-    return NAN;
-}
-
 /* HBM cycles of the first head's load: Q and K rows, and the V rows some
  * kept pair uses, 128 B each at 256 B a cycle (keys are fetched once: the
  * predictor reads every valid key). used: keys used by at least one of the
@@ -108,7 +97,7 @@ TEST(sim_sanger_baseline_closed_form) {
         struct ap_sim_report r;
         REQUIRE(run_spec(specs[i], 0, 1, &r));
         CHECK_NEAR(r.cycles, want, 1e-9);
-        CHECK_NEAR(stat(&r, "blocks"), 16, 1e-12);
+        CHECK_NEAR(ap_sim_report_stat(&r, "blocks"), 16, 1e-12);
         CHECK_NEAR(r.dram_bytes, 4 * 128 * 128.0, 1e-9); /* Q, K, V in; O out */
         /* every valid pair computed: 2 x 128 x 128 x 64 useful MACs */
         CHECK_NEAR(r.utilization, 2.0 * 128 * 128 * 64 / (1024.0 * want), 1e-12);
@@ -129,24 +118,24 @@ TEST(sim_sanger_density1_differs_by_predictor) {
     REQUIRE(run_spec("S=128,layers=1,heads=1,density=1", 1, 1, &s));
     REQUIRE(run_spec("S=128,layers=1,heads=1,density=1", 0, 1, &b));
     CHECK_NEAR(s.cycles - b.cycles, 2 * 64 + 2 * 128, 1e-9);
-    double arr = component(&b, "systolic_array");
-    CHECK_NEAR(component(&s, "systolic_array"), arr, 1e-9 * arr);
-    CHECK_NEAR(component(&s, "v_buffer"), component(&b, "v_buffer"), 1e-6);
-    CHECK_NEAR(component(&s, "o_buffer"), component(&b, "o_buffer"), 1e-6);
-    CHECK_NEAR(component(&s, "hbm"), component(&b, "hbm"), 1e-6);
+    double arr = ap_sim_report_energy(&b, "systolic_array");
+    CHECK_NEAR(ap_sim_report_energy(&s, "systolic_array"), arr, 1e-9 * arr);
+    CHECK_NEAR(ap_sim_report_energy(&s, "v_buffer"), ap_sim_report_energy(&b, "v_buffer"), 1e-6);
+    CHECK_NEAR(ap_sim_report_energy(&s, "o_buffer"), ap_sim_report_energy(&b, "o_buffer"), 1e-6);
+    CHECK_NEAR(ap_sim_report_energy(&s, "hbm"), ap_sim_report_energy(&b, "hbm"), 1e-6);
     CHECK_NEAR(s.dram_bytes, b.dram_bytes, 0);
-    CHECK(component(&s, "pre_process") > 0 && component(&s, "pack_split") > 0 && component(&s, "mask_fifo") > 0);
-    CHECK_NEAR(component(&b, "pre_process") + component(&b, "pack_split") + component(&b, "mask_fifo"), 0, 0);
+    CHECK(ap_sim_report_energy(&s, "pre_process") > 0 && ap_sim_report_energy(&s, "pack_split") > 0 && ap_sim_report_energy(&s, "mask_fifo") > 0);
+    CHECK_NEAR(ap_sim_report_energy(&b, "pre_process") + ap_sim_report_energy(&b, "pack_split") + ap_sim_report_energy(&b, "mask_fifo"), 0, 0);
     /* buffer reads of the predictor: 128 Q rows and 2 x 128 K rows of 1024 bits */
     struct ap_tech tech;
     REQUIRE(ap_tech_load(55, NULL, &tech) == AP_OK);
     double bit = ap_tech_sram_pj_per_bit(&tech, 131072.0 / 64);
-    CHECK_NEAR(component(&s, "q_buffer") - component(&b, "q_buffer"), 128 * 1024.0 * bit, 1e-6);
-    CHECK_NEAR(component(&s, "k_buffer") - component(&b, "k_buffer"), 2 * 128 * 1024.0 * bit, 1e-6);
-    double pred = component(&s, "pre_process") + component(&s, "pack_split") + component(&s, "mask_fifo") +
+    CHECK_NEAR(ap_sim_report_energy(&s, "q_buffer") - ap_sim_report_energy(&b, "q_buffer"), 128 * 1024.0 * bit, 1e-6);
+    CHECK_NEAR(ap_sim_report_energy(&s, "k_buffer") - ap_sim_report_energy(&b, "k_buffer"), 2 * 128 * 1024.0 * bit, 1e-6);
+    double pred = ap_sim_report_energy(&s, "pre_process") + ap_sim_report_energy(&s, "pack_split") + ap_sim_report_energy(&s, "mask_fifo") +
                   (128 + 256) * 1024.0 * bit;
     CHECK_NEAR(s.energy_pj - b.energy_pj, pred, 1e-9 * s.energy_pj);
-    CHECK_NEAR(stat(&s, "util_after"), 1.0, 1e-12);
+    CHECK_NEAR(ap_sim_report_stat(&s, "util_after"), 1.0, 1e-12);
 }
 
 /* 8 of 128 keys kept per row: in a 64-key group X ~ H(128, 8, 64) <= 8 < 16,
@@ -168,13 +157,13 @@ TEST(sim_sanger_sparse_closed_form) {
     REQUIRE(run_spec("S=128,layers=1,heads=1,density=0.0625", 1, 0, &n));
     CHECK_NEAR(r.cycles, want, 1e-6);
     CHECK_NEAR(n.cycles, want, 1e-6);
-    CHECK_NEAR(stat(&r, "blocks"), 4, 1e-9);
-    CHECK_NEAR(stat(&r, "subrows"), 2 * 128 * (1 - p0), 1e-9);
-    CHECK_NEAR(stat(&n, "subrows"), 2 * 128, 1e-9);
+    CHECK_NEAR(ap_sim_report_stat(&r, "blocks"), 4, 1e-9);
+    CHECK_NEAR(ap_sim_report_stat(&r, "subrows"), 2 * 128 * (1 - p0), 1e-9);
+    CHECK_NEAR(ap_sim_report_stat(&n, "subrows"), 2 * 128, 1e-9);
     /* utilization = kept / (sub-rows x 16) */
-    CHECK_NEAR(stat(&r, "util_after"), 1024 / (16 * 2 * 128 * (1 - p0)), 1e-9);
-    CHECK_NEAR(stat(&r, "util_before"), 1024 / (16 * 256.0), 1e-9);
-    CHECK(stat(&r, "util_before") < stat(&r, "util_after"));
+    CHECK_NEAR(ap_sim_report_stat(&r, "util_after"), 1024 / (16 * 2 * 128 * (1 - p0)), 1e-9);
+    CHECK_NEAR(ap_sim_report_stat(&r, "util_before"), 1024 / (16 * 256.0), 1e-9);
+    CHECK(ap_sim_report_stat(&r, "util_before") < ap_sim_report_stat(&r, "util_after"));
     CHECK_NEAR(r.dram_bytes, (128 + 128 + used + 128) * 128, 1e-6);
 }
 
@@ -192,10 +181,10 @@ TEST(sim_sanger_split_closed_form) {
     double want = load_cycles(128, 128, used) + 384 + 2 * 128 + 2 * e * 128 + 64;
     struct ap_sim_report r;
     REQUIRE(run_spec("S=128,layers=1,heads=1,density=0.25", 1, 1, &r));
-    CHECK_NEAR(stat(&r, "blocks"), 2 * e, 1e-9);
-    CHECK_NEAR(stat(&r, "subrows"), 2 * 128 * m, 1e-6);
+    CHECK_NEAR(ap_sim_report_stat(&r, "blocks"), 2 * e, 1e-9);
+    CHECK_NEAR(ap_sim_report_stat(&r, "subrows"), 2 * 128 * m, 1e-6);
     CHECK_NEAR(r.cycles, want, 1e-6);
-    CHECK_NEAR(stat(&r, "util_after"), 128 * 32 / (16 * 2 * 128 * m), 1e-9);
+    CHECK_NEAR(ap_sim_report_stat(&r, "util_after"), 128 * 32 / (16 * 2 * 128 * m), 1e-9);
 }
 
 /* ------------------------------------------------------------ invariants */
@@ -280,10 +269,10 @@ TEST(sim_sanger_uses_own_statistics) {
     CHECK_STATUS(ap_sim_run_arch(&a, &t, &r), AP_OK);
     ap_sim_arch_free(&a);
     unlink(path);
-    CHECK_NEAR(stat(&r, "blocks"), 6, 1e-9);
-    CHECK_NEAR(stat(&r, "subrows"), 300, 1e-9);
-    CHECK_NEAR(stat(&r, "util_after"), (double)t.heads[0].kept / (16 * 300.0), 1e-12);
-    CHECK_NEAR(stat(&r, "util_before"), (double)t.heads[0].kept / (16 * 320.0), 1e-12);
+    CHECK_NEAR(ap_sim_report_stat(&r, "blocks"), 6, 1e-9);
+    CHECK_NEAR(ap_sim_report_stat(&r, "subrows"), 300, 1e-9);
+    CHECK_NEAR(ap_sim_report_stat(&r, "util_after"), (double)t.heads[0].kept / (16 * 300.0), 1e-12);
+    CHECK_NEAR(ap_sim_report_stat(&r, "util_before"), (double)t.heads[0].kept / (16 * 320.0), 1e-12);
     CHECK(strstr(r.notes, "estimated") == NULL);
     /* 6 blocks of 128 cycles and two group fills on the array */
     for (int32_t i = 0; i < r.n_units; i++)
@@ -301,24 +290,24 @@ TEST(sim_sanger_notes_estimate) {
 
 /* ------------------------------------------------------------ configuration */
 
-static void expect_cfg_error(const char *array_extra, const char *needle) {
-    char path[256];
-    REQUIRE(write_cfg(path, 1, 1, array_extra));
+/* The configuration file at path must be refused, naming needle and the file. */
+static void expect_file_error(const char *path, const char *needle) {
     struct ap_trace t;
     REQUIRE(ap_trace_synthesize("S=64,layers=1,heads=1,density=0.5", &t) == AP_OK);
-    struct ap_sim_arch a;
     struct ap_sim_report r;
-    enum ap_status st = ap_sim_arch_load(path, &a);
-    if (st == AP_OK) {
-        st = ap_sim_run_arch(&a, &t, &r);
-        ap_sim_arch_free(&a);
-    }
+    enum ap_status st = ap_sc_run_file(path, &t, &r);
     CHECK(st != AP_OK);
     if (st != AP_OK && !strstr(ap_last_error(), needle))
         ap_test_fail(__FILE__, __LINE__, "error '%s' does not name '%s'", ap_last_error(), needle);
     if (st != AP_OK && !strstr(ap_last_error(), path))
         ap_test_fail(__FILE__, __LINE__, "error '%s' does not name the file", ap_last_error());
     ap_trace_free(&t);
+}
+
+static void expect_cfg_error(const char *array_extra, const char *needle) {
+    char path[256];
+    REQUIRE(write_cfg(path, 1, 1, array_extra));
+    expect_file_error(path, needle);
     unlink(path);
 }
 
@@ -327,29 +316,16 @@ TEST(sim_sanger_config_errors) {
     expect_cfg_error("bogus_rows = 1", "bogus_rows");
     /* out-of-range values: pes = 0, pes above ports, a negative bandwidth */
     char path[256];
-    FILE *f;
     snprintf(path, sizeof path, "/tmp/ap_test_sim_sanger_pes_%d.ini", (int)getpid());
     const char *bad[] = {"pes = 0", "pes = 128", "gbytes_per_s = -1"};
     const char *needle[] = {"pes", "pes", "gbytes_per_s"};
     for (int i = 0; i < 3; i++) {
-        f = fopen(path, "w");
+        FILE *f = fopen(path, "w");
         REQUIRE(f);
         fprintf(f, "[arch]\nkind = sanger\npruning = 1\nclock_mhz = 500\nnode_nm = 55\n[array]\n%s\n%s",
                 i < 2 ? bad[i] : "", i == 2 ? "[hbm]\ngbytes_per_s = -1\n" : "");
         fclose(f);
-        struct ap_trace t;
-        REQUIRE(ap_trace_synthesize("S=64,layers=1,heads=1,density=0.5", &t) == AP_OK);
-        struct ap_sim_arch a;
-        struct ap_sim_report r;
-        enum ap_status st = ap_sim_arch_load(path, &a);
-        if (st == AP_OK) {
-            st = ap_sim_run_arch(&a, &t, &r);
-            ap_sim_arch_free(&a);
-        }
-        CHECK(st != AP_OK);
-        if (st != AP_OK && !strstr(ap_last_error(), needle[i]))
-            ap_test_fail(__FILE__, __LINE__, "error '%s' does not name '%s'", ap_last_error(), needle[i]);
-        ap_trace_free(&t);
+        expect_file_error(path, needle[i]);
     }
     unlink(path);
 }

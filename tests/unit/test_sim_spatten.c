@@ -15,18 +15,15 @@
 
 #include "core/error.h"
 #include "sim/sim.h"
+#include "sim_check.h"
 #include "test.h"
 #include "trace/synth.h"
-
-static void config_path(char *buf, size_t cap, const char *name) {
-    snprintf(buf, cap, "%s/configs/%s", ap_test_source_dir(), name);
-}
 
 /* Run configs/spatten.ini (and its baseline) on a synthetic trace. */
 static int run_spec(const char *spec, struct ap_sim_report *r) {
     struct ap_trace t;
     char path[1024];
-    config_path(path, sizeof path, "spatten.ini");
+    ap_sc_config_path(path, sizeof path, "spatten.ini");
     if (ap_trace_synthesize(spec, &t) != AP_OK) {
         ap_test_fail(__FILE__, __LINE__, "synthesize %s: %s", spec, ap_last_error());
         return 0;
@@ -35,18 +32,6 @@ static int run_spec(const char *spec, struct ap_sim_report *r) {
     ap_trace_free(&t);
     if (st != AP_OK) ap_test_fail(__FILE__, __LINE__, "sim %s: %s", spec, ap_last_error());
     return st == AP_OK;
-}
-
-static double component(const struct ap_sim_report *r, const char *name) {
-    for (int32_t i = 0; i < r->n_components; i++)
-        if (strcmp(r->components[i].name, name) == 0) return r->components[i].value;
-    return 0;
-}
-
-static double stat(const struct ap_sim_report *r, const char *name) {
-    for (int32_t i = 0; i < r->n_stats; i++)
-        if (strcmp(r->stat_names[i], name) == 0) return r->stats[i];
-    return -1;
 }
 
 /* Summarization, one head, nothing pruned, keys at full width (k_msb = 12:
@@ -98,8 +83,8 @@ TEST(sim_spatten_generation_cycles) {
     CHECK_NEAR(topk, 160, 0); /* 64+32+16+8+4+2+1+1+1+1 + 10 rounds x 3 */
     double want = (128 + S * 96) / 512 + 11 + S / 16 + 87 + topk + 1 + (64 * S / 2 + 128) / 512 + S / 16 + 3;
     CHECK_NEAR(r.cycles, want, 1e-9);
-    CHECK_NEAR(stat(&r, "values_pruned"), 0.5, 1e-12);
-    CHECK_NEAR(stat(&r, "topk_cycles"), topk, 0);
+    CHECK_NEAR(ap_sim_report_stat(&r, "values_pruned"), 0.5, 1e-12);
+    CHECK_NEAR(ap_sim_report_stat(&r, "topk_cycles"), topk, 0);
     /* progressive quantization, every row requantized: MSBs (64 B) in phase A,
      * LSBs (32 B) fetched after the row's decision leaves the softmax (depth
      * 87 + 1 for the decision), as many bytes as full keys; then the row goes
@@ -108,12 +93,12 @@ TEST(sim_spatten_generation_cycles) {
      *   cycles = max(A, 2S/8) + 11 + 2S/16 + 88 + LSB + 11 + 88 + S/8 + 3 */
     REQUIRE(run_spec("S=1024,queries=1,layers=1,heads=1,k_msb=8,requant=1", &r));
     CHECK_NEAR(r.dram_bytes, r.baseline_dram_bytes, 0);
-    CHECK_NEAR(stat(&r, "key_bits_effective"), 12, 0);
+    CHECK_NEAR(ap_sim_report_stat(&r, "key_bits_effective"), 12, 0);
     double a2 = (128 + S * (64 + 64)) / 512, lsb = 32 * S / 512;
     CHECK_NEAR(r.cycles, fmax(a2, 2 * S / 8) + 11 + 2 * S / 16 + 88 + lsb + 11 + 88 + S / 8 + 3, 1e-9);
     /* MSBs only: 8 effective bits, a third less key traffic */
     REQUIRE(run_spec("S=1024,queries=1,layers=1,heads=1,k_msb=8", &r));
-    CHECK_NEAR(stat(&r, "key_bits_effective"), 8, 0);
+    CHECK_NEAR(ap_sim_report_stat(&r, "key_bits_effective"), 8, 0);
     CHECK_NEAR(r.baseline_dram_bytes - r.dram_bytes, S * 32, 0);
 }
 
@@ -168,7 +153,7 @@ TEST(sim_spatten_density1_overhead) {
     const char *specs[] = {"S=128,layers=2,heads=3", "S=96,layers=2,heads=2,causal=1,k_msb=12",
                            "S=512,queries=1,layers=2,heads=2,k_msb=12"};
     char path[1024];
-    config_path(path, sizeof path, "spatten.ini");
+    ap_sc_config_path(path, sizeof path, "spatten.ini");
     struct ap_sim_arch a;
     REQUIRE(ap_sim_arch_load(path, &a) == AP_OK);
     double add16 = ap_tech_add_pj(&a.tech, 16);
@@ -184,7 +169,7 @@ TEST(sim_spatten_density1_overhead) {
         REQUIRE(run_spec(specs[k], &r));
         CHECK_NEAR(r.cycles, r.baseline_cycles, 0);
         CHECK_NEAR(r.dram_bytes, r.baseline_dram_bytes, 0);
-        CHECK_NEAR(component(&r, "importance"), want, want * 1e-12);
+        CHECK_NEAR(ap_sim_report_energy(&r, "importance"), want, want * 1e-12);
         CHECK_NEAR(r.energy_pj - r.baseline_energy_pj, want, want * 1e-9);
     }
 }
@@ -263,7 +248,7 @@ TEST(sim_spatten_token_pruning_speedup) {
     REQUIRE(run_spec("S=512,layers=6,heads=4,token_prune=0.3,k_msb=12", &r));
     CHECK_NEAR(r.speedup_vs_baseline, full / pruned, 0.02 * full / pruned);
     CHECK(r.cycles > pruned && r.baseline_cycles > full);
-    CHECK_NEAR(stat(&r, "tokens_pruned"), 0.3, 0.01);
+    CHECK_NEAR(ap_sim_report_stat(&r, "tokens_pruned"), 0.3, 0.01);
 }
 
 /* Configuration errors name the file, the section and the key. */
@@ -347,7 +332,7 @@ TEST(sim_spatten_own_trace_statistics) {
     own_trace(&t);
     REQUIRE(t.heads && t.head_stats && t.layer_stats && t.param_keys);
     char path[1024];
-    config_path(path, sizeof path, "spatten.ini");
+    ap_sc_config_path(path, sizeof path, "spatten.ini");
     struct ap_sim_report r;
     enum ap_status st = ap_sim_run(path, &t, &r);
     ap_trace_free(&t);
@@ -356,9 +341,9 @@ TEST(sim_spatten_own_trace_statistics) {
     double l2 = (128 + 64 * 600.0) / 512 + 11 + ceil(600 / 16.0) + 87 + 1 + 100 + 1 + (64 * 300.0 + 128) / 512 +
                 ceil(300 / 8.0) + 3;
     CHECK_NEAR(r.cycles, l1 + 50 + l2, 1e-9);
-    CHECK_NEAR(stat(&r, "topk_cycles"), 200 + 50 + 100, 0);
-    CHECK_NEAR(stat(&r, "key_bits_effective"), 8, 0);
-    CHECK_NEAR(stat(&r, "values_pruned"), 1 - 812.0 / 1624, 1e-12);
+    CHECK_NEAR(ap_sim_report_stat(&r, "topk_cycles"), 200 + 50 + 100, 0);
+    CHECK_NEAR(ap_sim_report_stat(&r, "key_bits_effective"), 8, 0);
+    CHECK_NEAR(ap_sim_report_stat(&r, "values_pruned"), 1 - 812.0 / 1624, 1e-12);
     CHECK(strstr(r.notes, "estimated") == NULL);
     /* the baseline: both layers on the 1,024 keys, full width, every value */
     double b1 = (128 + 160 * 1024.0) / 512 + 11 + 64 + 87 + 128 + 3;

@@ -20,36 +20,9 @@
 
 #include "core/error.h"
 #include "sim/sim.h"
+#include "sim_check.h"
 #include "test.h"
 #include "trace/synth.h"
-
-static void cfg_path(char *out, size_t n, const char *name) {
-    const char *root = ap_test_source_dir();
-    snprintf(out, n, "%s/configs/%s", root ? root : ".", name);
-}
-
-/* Run configs/<name> (and its baseline) on a synthetic trace. */
-static enum ap_status run_spec(const char *name, const char *spec, struct ap_sim_report *r) {
-    char path[1024];
-    cfg_path(path, sizeof path, name);
-    struct ap_trace t;
-    enum ap_status st = ap_trace_synthesize(spec, &t);
-    if (st == AP_OK) st = ap_sim_run(path, &t, r);
-    ap_trace_free(&t);
-    return st;
-}
-
-static double component(const struct ap_sim_report *r, const char *name) {
-    for (int32_t i = 0; i < r->n_components; i++)
-        if (strcmp(r->components[i].name, name) == 0) return r->components[i].value;
-    return 0;
-}
-
-static double stat(const struct ap_sim_report *r, const char *name) {
-    for (int32_t i = 0; i < r->n_stats; i++)
-        if (strcmp(r->stat_names[i], name) == 0) return r->stats[i];
-    return -1;
-}
 
 #define S_Q 0.5
 #define S_P 29.0
@@ -79,37 +52,37 @@ static double stat(const struct ap_sim_report *r, const char *name) {
  *   cycles = q + 255 (q + 256 c_f) + c_f + 256 s + drain = 65700. */
 TEST(sim_sprint_closed_form_tiny) {
     struct ap_sim_report r;
-    CHECK_STATUS(run_spec("sprint-s.ini", "S=256,d=64,layers=1,heads=1,density=0.5,locality=0.015625", &r), AP_OK);
+    CHECK_STATUS(ap_sc_run_spec("sprint-s.ini", "S=256,d=64,layers=1,heads=1,density=0.5,locality=0.015625", &r), AP_OK);
     double end0 = S_Q + S_P + S_CF + 128 * S_S;
     double m0 = S_Q + S_P + fmax(128 * S_CF, S_CF + (128 - 1 - S_D) * S_S);
     double v1 = m0 + S_Q + S_P, end1 = v1 + 124 + 4 * S_S;
     CHECK_NEAR(end1, 315.0, 1e-9);
     CHECK_NEAR(r.cycles, end1 + 254 * (124 + 4 * S_S) + S_DRAIN, 1e-6);
     CHECK_NEAR(r.cycles, 32862.0, 1e-6);
-    CHECK_NEAR(stat(&r, "pred_exposed_cycles"), S_P + (v1 - end0), 1e-6);
+    CHECK_NEAR(ap_sim_report_stat(&r, "pred_exposed_cycles"), S_P + (v1 - end0), 1e-6);
     CHECK_NEAR(r.baseline_cycles, S_Q + 255 * (S_Q + 256 * S_CF) + S_CF + 256 * S_S + S_DRAIN, 1e-6);
-    CHECK_NEAR(stat(&r, "kv_fetched_keys"), 128 + 255 * 4, 1e-6);
-    CHECK_NEAR(stat(&r, "kv_reused_keys"), 255 * 124, 1e-6);
-    CHECK_NEAR(stat(&r, "kv_read_bytes"), (128 + 255 * 4) * 128.0, 1e-6);
+    CHECK_NEAR(ap_sim_report_stat(&r, "kv_fetched_keys"), 128 + 255 * 4, 1e-6);
+    CHECK_NEAR(ap_sim_report_stat(&r, "kv_reused_keys"), 255 * 124, 1e-6);
+    CHECK_NEAR(ap_sim_report_stat(&r, "kv_read_bytes"), (128 + 255 * 4) * 128.0, 1e-6);
     CHECK_NEAR(r.baseline_cycles, 65700.0, 1e-6);
-    CHECK_NEAR(stat(&r, "write_stall_cycles"), 0, 1e-9);
+    CHECK_NEAR(ap_sim_report_stat(&r, "write_stall_cycles"), 0, 1e-9);
     /* in-memory pruning: 256 rows x 256 keys x 64 4-bit MACs at 0.10 pJ,
      * 256 x 256 comparators at 41 fJ, CopyQ + ReadP (256 + 256 bits) x 256
      * rows of register bits */
     struct ap_sim_arch a;
     char path[1024];
-    cfg_path(path, sizeof path, "sprint-s.ini");
+    ap_sc_config_path(path, sizeof path, "sprint-s.ini");
     REQUIRE(ap_sim_arch_load(path, &a) == AP_OK);
     double imp = 256.0 * 256 * 64 * 0.10 + 256.0 * 256 * 0.041 + 256.0 * 512 * a.tech.reg_pj_per_bit;
     ap_sim_arch_free(&a);
-    CHECK_NEAR(component(&r, "in_memory_pruning"), imp, 1e-6 * imp);
+    CHECK_NEAR(ap_sim_report_energy(&r, "in_memory_pruning"), imp, 1e-6 * imp);
 }
 
 /* configs/sprint-s.ini with write_stall = 1 and no baseline, written to a
  * temporary file, run on a synthetic trace. */
 static enum ap_status run_write_stall(const char *spec, struct ap_sim_report *r) {
     char path[1024], tmp[] = "/tmp/ap_sim_sprint_ws_XXXXXX.ini", line[512];
-    cfg_path(path, sizeof path, "sprint-s.ini");
+    ap_sc_config_path(path, sizeof path, "sprint-s.ini");
     FILE *in = fopen(path, "r");
     int fd = mkstemps(tmp, 4);
     if (!in || fd < 0) {
@@ -148,11 +121,11 @@ TEST(sim_sprint_closed_form_write_stall) {
     double v1 = m0 + S_Q + S_P, end1 = v1 + 124 + 4 * s2;
     CHECK_NEAR(r.cycles, end1 + 254 * (124 + 4 * s2) + S_DRAIN, 1e-6);
     CHECK_NEAR(r.cycles, 34001.0, 1e-6);
-    CHECK_NEAR(stat(&r, "pred_exposed_cycles"), S_P + (v1 - end0), 1e-6);
-    CHECK_NEAR(stat(&r, "write_stall_cycles"), 128 + 255 * 4, 1e-6);
+    CHECK_NEAR(ap_sim_report_stat(&r, "pred_exposed_cycles"), S_P + (v1 - end0), 1e-6);
+    CHECK_NEAR(ap_sim_report_stat(&r, "write_stall_cycles"), 128 + 255 * 4, 1e-6);
     /* memory blocked by the full temporary buffer in row 0: from its last
      * transfer (29.5 + 128) to 276.5 */
-    CHECK_NEAR(stat(&r, "mem_backpressure_cycles"), m0 - (S_Q + S_P + 128 * S_CF), 1e-6);
+    CHECK_NEAR(ap_sim_report_stat(&r, "mem_backpressure_cycles"), m0 - (S_Q + S_P + 128 * S_CF), 1e-6);
 }
 
 /* Memory-bound rows with back-pressure: S-SPRINT, 512 tokens at density
@@ -167,7 +140,7 @@ TEST(sim_sprint_closed_form_write_stall) {
  *   m_0 = v_0 + max(256 c_f, c_f + 251 s). */
 TEST(sim_sprint_closed_form_capacity) {
     struct ap_sim_report r;
-    CHECK_STATUS(run_spec("sprint-s.ini", "S=512,d=64,layers=1,heads=1,density=0.5,locality=0", &r), AP_OK);
+    CHECK_STATUS(ap_sc_run_spec("sprint-s.ini", "S=512,d=64,layers=1,heads=1,density=0.5,locality=0", &r), AP_OK);
     double v = S_Q + S_P, m = v + fmax(256 * S_CF, S_CF + (256 - 1 - S_D) * S_S), end = v + S_CF + 256 * S_S;
     for (int t = 1; t < 512; t++) {
         v = m + S_Q + S_P;
@@ -176,7 +149,7 @@ TEST(sim_sprint_closed_form_capacity) {
         m = v + fmax(128 * S_CF, 128 + (128 - 1 - S_D) * S_S);
     }
     CHECK_NEAR(r.cycles, end + S_DRAIN, 1e-6);
-    CHECK_NEAR(stat(&r, "kv_fetched_keys"), 256 + 511 * 128, 1e-6);
+    CHECK_NEAR(ap_sim_report_stat(&r, "kv_fetched_keys"), 256 + 511 * 128, 1e-6);
 }
 
 /* At density 1 (no padding, everything fits) SPRINT differs from its
@@ -189,19 +162,19 @@ TEST(sim_sprint_closed_form_capacity) {
  * (3) main-memory traffic by the CopyQ + ReadP bits (40 bytes a row). */
 TEST(sim_sprint_density_one_is_baseline_plus_predictor) {
     struct ap_sim_report r;
-    CHECK_STATUS(run_spec("sprint-s.ini", "S=64,d=64,layers=1,heads=1,density=1,locality=0", &r), AP_OK);
+    CHECK_STATUS(ap_sc_run_spec("sprint-s.ini", "S=64,d=64,layers=1,heads=1,density=1,locality=0", &r), AP_OK);
     double m0 = S_Q + S_P + fmax(64 * S_CF, S_CF + (64 - 1 - S_D) * S_S), end0 = S_Q + S_P + S_CF + 64 * S_S;
-    CHECK_NEAR(stat(&r, "pred_exposed_cycles"), S_P + (m0 + S_Q + S_P - end0), 1e-6);
-    CHECK_NEAR(stat(&r, "pred_exposed_cycles"), 29.0 + 28.5, 1e-6);
-    CHECK_NEAR(r.cycles - r.baseline_cycles, stat(&r, "pred_exposed_cycles"), 1e-6);
-    CHECK_NEAR(r.energy_pj - r.baseline_energy_pj, component(&r, "in_memory_pruning"), 1e-6 * r.energy_pj);
+    CHECK_NEAR(ap_sim_report_stat(&r, "pred_exposed_cycles"), S_P + (m0 + S_Q + S_P - end0), 1e-6);
+    CHECK_NEAR(ap_sim_report_stat(&r, "pred_exposed_cycles"), 29.0 + 28.5, 1e-6);
+    CHECK_NEAR(r.cycles - r.baseline_cycles, ap_sim_report_stat(&r, "pred_exposed_cycles"), 1e-6);
+    CHECK_NEAR(r.energy_pj - r.baseline_energy_pj, ap_sim_report_energy(&r, "in_memory_pruning"), 1e-6 * r.energy_pj);
     CHECK_NEAR(r.dram_bytes - r.baseline_dram_bytes, 64 * 40.0, 1e-6);
     /* the same on M and L: more CORELETs, same rule */
     const char *cfgs[] = {"sprint-m.ini", "sprint-l.ini"};
     for (int i = 0; i < 2; i++) {
-        CHECK_STATUS(run_spec(cfgs[i], "S=128,d=64,layers=2,heads=3,density=1,locality=0", &r), AP_OK);
-        CHECK_NEAR(r.cycles - r.baseline_cycles, stat(&r, "pred_exposed_cycles"), 1e-6);
-        CHECK_NEAR(r.energy_pj - r.baseline_energy_pj, component(&r, "in_memory_pruning"), 1e-6 * r.energy_pj);
+        CHECK_STATUS(ap_sc_run_spec(cfgs[i], "S=128,d=64,layers=2,heads=3,density=1,locality=0", &r), AP_OK);
+        CHECK_NEAR(r.cycles - r.baseline_cycles, ap_sim_report_stat(&r, "pred_exposed_cycles"), 1e-6);
+        CHECK_NEAR(r.energy_pj - r.baseline_energy_pj, ap_sim_report_energy(&r, "in_memory_pruning"), 1e-6 * r.energy_pj);
     }
 }
 
@@ -217,7 +190,7 @@ TEST(sim_sprint_monotone_in_density) {
                 char spec[256];
                 snprintf(spec, sizeof spec, "%s,d=64,layers=1,heads=2,density=%g", shapes[s], k / 10.0);
                 struct ap_sim_report r;
-                CHECK_STATUS(run_spec(cfgs[c], spec, &r), AP_OK);
+                CHECK_STATUS(ap_sc_run_spec(cfgs[c], spec, &r), AP_OK);
                 if (r.cycles < prev_cyc - 1e-6 || r.energy_pj < prev_e * (1 - 1e-12))
                     ap_test_fail(__FILE__, __LINE__, "%s %s: cycles %.1f < %.1f or energy %.6g < %.6g", cfgs[c], spec,
                                  r.cycles, prev_cyc, r.energy_pj, prev_e);
@@ -250,13 +223,13 @@ TEST(sim_sprint_traffic_bound) {
                     if (t.heads[h].keys > max_keys) max_keys = t.heads[h].keys;
                 }
                 padded = (int64_t)t.L * t.H * (int64_t)t.T * t.T;
-                cfg_path(path, sizeof path, cfgs[c]);
+                ap_sc_config_path(path, sizeof path, cfgs[c]);
                 struct ap_sim_arch a;
                 struct ap_sim_report r;
                 REQUIRE(ap_sim_arch_load(path, &a) == AP_OK);
                 CHECK_STATUS(ap_sim_run_arch(&a, &t, &r), AP_OK);
                 ap_sim_arch_free(&a);
-                double kv = stat(&r, "kv_read_bytes");
+                double kv = ap_sim_report_stat(&r, "kv_read_bytes");
                 CHECK(kv >= 0 && kv <= kept * 128.0 + 1e-6);
                 /* a head whose keys all fit (128 / 256 / 512 keys) fetches each at most once */
                 if (max_keys <= 128 << c && kv > keys * 128.0 + 1e-6)
@@ -266,7 +239,7 @@ TEST(sim_sprint_traffic_bound) {
                 REQUIRE(ap_sim_arch_load(path, &a) == AP_OK);
                 CHECK_STATUS(ap_sim_run_arch(&a, &t, &r), AP_OK);
                 ap_sim_arch_free(&a);
-                kv = stat(&r, "kv_read_bytes");
+                kv = ap_sim_report_stat(&r, "kv_read_bytes");
                 CHECK(kv >= 0 && kv <= padded * 128.0 + 1e-6);
                 ap_trace_free(&t);
             }
@@ -278,11 +251,11 @@ TEST(sim_sprint_baseline_ignores_density) {
     const char *cfgs[] = {"sprint-s-baseline.ini", "sprint-m-baseline.ini", "sprint-l-baseline.ini"};
     for (int c = 0; c < 3; c++) {
         struct ap_sim_report r0, r;
-        CHECK_STATUS(run_spec(cfgs[c], "S=384,padding=0.46,density=0.05,d=64,layers=2,heads=2", &r0), AP_OK);
+        CHECK_STATUS(ap_sc_run_spec(cfgs[c], "S=384,padding=0.46,density=0.05,d=64,layers=2,heads=2", &r0), AP_OK);
         for (int k = 2; k <= 10; k += 4) {
             char spec[128];
             snprintf(spec, sizeof spec, "S=384,padding=0.46,density=%g,locality=0.1,d=64,layers=2,heads=2", k / 10.0);
-            CHECK_STATUS(run_spec(cfgs[c], spec, &r), AP_OK);
+            CHECK_STATUS(ap_sc_run_spec(cfgs[c], spec, &r), AP_OK);
             CHECK_NEAR(r.cycles, r0.cycles, 1e-9 * r0.cycles);
             CHECK_NEAR(r.energy_pj, r0.energy_pj, 1e-9 * r0.energy_pj);
             CHECK_NEAR(r.dram_bytes, r0.dram_bytes, 1e-9 * r0.dram_bytes);
