@@ -366,7 +366,7 @@ enum ap_status ap_sim_hammer(struct ap_sim_arch *a, const struct ap_trace *t, st
             dram_free = ws + wc;
             s.busy_dram += wc;
         }
-        int mean_on = mean_col < 0 || t->head_stats[hi * t->P + mean_col] > 0;
+        int mean_on = mean_col < 0 || ap_trace_head_value(t, hi, mean_col) > 0;
         double mean_part;
         double prep = prep_cycles(&s, nk, d, mean_on, &mean_part);
         s.busy_prep += prep, s.busy_mean += mean_part;

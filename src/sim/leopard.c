@@ -191,11 +191,10 @@ static double leo_pruned_steps(const struct ap_trace *t, int64_t h, const struct
     if (!c->early_term) return kept_steps;
     const int32_t ip = ap_trace_head_stat(t, "pruned"), isp = ap_trace_head_stat(t, "steps_pruned"),
                   ikb = ap_trace_head_stat(t, "kbits_pruned");
-    const char *Bp = ap_trace_param(t, "B");
     const double *st = t->head_stats + h * t->P;
     double steps = -1;
     if (ip >= 0 && st[ip] > 0) {
-        if (isp >= 0 && Bp && atof(Bp) == c->b) steps = st[isp] / st[ip];
+        if (isp >= 0 && ap_trace_param_num(t, "B", 0) == c->b) steps = st[isp] / st[ip];
         else if (ikb >= 0) {
             steps = st[ikb] / st[ip] / c->b;
             ap_sim_note(r, "pruned-score steps from kbits_pruned / %d (the trace's B differs or is missing)", c->b);

@@ -278,8 +278,8 @@ enum ap_status ap_sim_sanger(struct ap_sim_arch *a, const struct ap_trace *t, st
     int32_t ix_blk_before = ap_trace_head_stat(t, "blocks_before");
     int own = sparse && ix_after >= 0 && ix_before >= 0 && ix_blk_after >= 0 && ix_blk_before >= 0;
     if (own) {
-        const char *pp = ap_trace_param(t, "ports"), *pe = ap_trace_param(t, "pes"), *pr = ap_trace_param(t, "pe_rows");
-        int32_t tp = pp ? atoi(pp) : 64, te = pe ? atoi(pe) : 16, tr = pr ? atoi(pr) : 64;
+        const int32_t tp = (int32_t)ap_trace_param_num(t, "ports", 64), te = (int32_t)ap_trace_param_num(t, "pes", 16),
+                      tr = (int32_t)ap_trace_param_num(t, "pe_rows", 64);
         if (tp != c->ports || te != c->pes || tr != c->rows) {
             own = 0;
             ap_sim_note(r, "trace's pack & split geometry (%d ports, %d PEs, %d rows) differs from the array's "
@@ -311,8 +311,6 @@ enum ap_status ap_sim_sanger(struct ap_sim_arch *a, const struct ap_trace *t, st
         sg_run_free(&s);
         return ap_error_prefix(fst, "%s: sanger simulator", a->path);
     }
-    /* its bits written and read: a register file of that size (as ap_fifo) */
-    const double e_fifo_bit = ap_tech_sram_pj_per_bit(&a->tech, c->fifo_bytes);
 
     /* per-event energies, pJ */
     const double e_mac = ap_tech_mac_pj(&a->tech, c->data_bits, c->data_bits);    /* array MAC */
@@ -582,7 +580,7 @@ enum ap_status ap_sim_sanger(struct ap_sim_arch *a, const struct ap_trace *t, st
     if (sparse) {
         ap_sim_energy(r, "pre_process", e_pre);
         ap_sim_energy(r, "pack_split", e_ps);
-        ap_sim_energy(r, "mask_fifo", 2.0 * fifo->units * blk_bits * e_fifo_bit);
+        ap_sim_energy(r, "mask_fifo", ap_fifo_energy_pj(fifo));
     }
     ap_sim_energy(r, "systolic_array", e_arr);
     ap_sim_energy(r, "q_buffer", ap_sram_energy_pj(&qb));

@@ -113,19 +113,6 @@ static double topk_estimate(double n, const struct sp_cfg *c, double *compared) 
     return cyc;
 }
 
-/* A trace parameter as a number, or def. */
-static double trace_num(const struct ap_trace *t, const char *key, double def) {
-    const char *v = ap_trace_param(t, key);
-    if (!v) return def;
-    char *end;
-    double x = strtod(v, &end);
-    return end != v ? x : def;
-}
-
-static double head_stat(const struct ap_trace *t, int64_t h, int32_t col) {
-    return col >= 0 ? t->head_stats[h * t->P + col] : 0.0;
-}
-
 /* ------------------------------------------------------------ the model */
 
 /* Everything a run accumulates: the components, the event counts that
@@ -195,7 +182,7 @@ static void plan_head(struct sp_state *s, int64_t idx, int64_t ref, struct sp_he
     if (s->pruning && !p->gen) {
         int32_t c_pq = ap_trace_head_stat(t, "pq_rows");
         if (hd->kept < hd->valid) s->summ_vp_ignored = 1;
-        if (c_pq >= 0 && head_stat(t, idx, c_pq) > 0 && s->msb_bits < s->key_bits) s->summ_pq_ignored = 1;
+        if (c_pq >= 0 && ap_trace_head_value(t, idx, c_pq) > 0 && s->msb_bits < s->key_bits) s->summ_pq_ignored = 1;
     }
     if (s->pruning && p->gen) {
         int32_t c_vp = ap_trace_head_stat(t, "v_pruned"), c_pq = ap_trace_head_stat(t, "pq_rows"),
@@ -205,19 +192,19 @@ static void plan_head(struct sp_state *s, int64_t idx, int64_t ref, struct sp_he
          * "fraction of kept pairs whose value row is pruned"); SpAtten's own
          * traces have already removed them from kept */
         if (strcmp(t->method, "synthetic") == 0 && c_vp >= 0 && hd->kept > 0) {
-            double vp = head_stat(t, idx, c_vp);
+            double vp = ap_trace_head_value(t, idx, c_vp);
             p->vfrac = vp >= (double)hd->kept ? 0.0 : 1.0 - vp / (double)hd->kept;
         }
         p->vprune = (double)hd->kept * p->vfrac < (double)hd->valid;
-        double pq_rows = head_stat(t, idx, c_pq);
+        double pq_rows = ap_trace_head_value(t, idx, c_pq);
         if (pq_rows > 0 && (s->msb_bits < s->key_bits)) {
             p->pq = 1;
-            double f = head_stat(t, idx, c_rq) / pq_rows;
+            double f = ap_trace_head_value(t, idx, c_rq) / pq_rows;
             p->requant = (int32_t)floor(f * p->nq + 0.5);
             if (p->requant > p->nq) p->requant = p->nq;
         }
-        if (c_tc >= 0) p->topk_cycles_stat = head_stat(t, idx, c_tc);
-        if (c_tr >= 0) p->topk_rounds_stat = head_stat(t, idx, c_tr);
+        if (c_tc >= 0) p->topk_cycles_stat = ap_trace_head_value(t, idx, c_tc);
+        if (c_tr >= 0) p->topk_rounds_stat = ap_trace_head_value(t, idx, c_tr);
     }
     int32_t kbits_first = p->pq ? s->msb_bits : s->key_bits;
     double kb = p->nk * row_bytes(t->d, kbits_first), vb = p->nk * row_bytes(t->d, s->c.value_bits);
@@ -463,8 +450,8 @@ enum ap_status ap_sim_spatten(struct ap_sim_arch *a, const struct ap_trace *t, s
         goto out;
     }
     /* widths: the trace's method decided them when it says so */
-    s->key_bits = (int32_t)trace_num(t, "key_bits", trace_num(t, "k_bits", c->key_bits));
-    s->msb_bits = (int32_t)trace_num(t, "msb_bits", trace_num(t, "k_msb", c->msb_bits));
+    s->key_bits = (int32_t)ap_trace_param_num(t, "key_bits", ap_trace_param_num(t, "k_bits", c->key_bits));
+    s->msb_bits = (int32_t)ap_trace_param_num(t, "msb_bits", ap_trace_param_num(t, "k_msb", c->msb_bits));
     if (s->key_bits < 1 || s->key_bits > 32) s->key_bits = c->key_bits;
     if (s->msb_bits < 1 || s->msb_bits > s->key_bits) s->msb_bits = s->key_bits;
     ap_sram_init(&s->ksram, "key_sram", c->key_kb * 1024, c->key_banks, c->port_bits, &a->tech);

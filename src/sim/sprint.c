@@ -190,12 +190,6 @@ static void row_step(struct sprint_totals *z, const struct sprint_timing *tm, do
     z->core = end, z->mem = mem_done;
 }
 
-/* Index of a head statistic, or -1. */
-static int32_t stat_of(const struct ap_trace *t, const char *name) { return ap_trace_head_stat(t, name); }
-static double stat_at(const struct ap_trace *t, int64_t h, int32_t col) {
-    return col >= 0 ? t->head_stats[h * t->P + col] : 0.0;
-}
-
 enum ap_status ap_sim_sprint(struct ap_sim_arch *a, const struct ap_trace *t, struct ap_sim_report *r) {
     struct sprint_cfg cfg;
     enum ap_status st = read_cfg(a, &cfg);
@@ -210,11 +204,11 @@ enum ap_status ap_sim_sprint(struct ap_sim_arch *a, const struct ap_trace *t, st
     const double data_B = cfg.data_bits / 8.0, row_bytes = d * data_B;
 
     /* statistics the trace may carry (SPRINT's own names) */
-    const int32_t s_adj = stat_of(t, "adjacent_new"), s_padq = stat_of(t, "pad_queries"),
-                  s_padk = stat_of(t, "pad_keys"), s_cmax = stat_of(t, "corelet_max");
+    const int32_t s_adj = ap_trace_head_stat(t, "adjacent_new"), s_padq = ap_trace_head_stat(t, "pad_queries"),
+                  s_padk = ap_trace_head_stat(t, "pad_keys"), s_cmax = ap_trace_head_stat(t, "corelet_max");
     const int have_locality = s_adj >= 0;
-    const char *tc = ap_trace_param(t, "corelets");
-    const int have_cmax = s_cmax >= 0 && strcmp(t->method, "sprint") == 0 && tc && atoi(tc) == C;
+    const int have_cmax =
+        s_cmax >= 0 && strcmp(t->method, "sprint") == 0 && ap_trace_param_num(t, "corelets", 0) == C;
 
     int32_t *kept = malloc(sizeof(int32_t) * (size_t)T * 2);
     double *fetch = malloc(sizeof(double) * (size_t)T * 2); /* (T) per-row fetches; (T) per-row kept (baseline) */
@@ -256,7 +250,7 @@ enum ap_status ap_sim_sprint(struct ap_sim_arch *a, const struct ap_trace *t, st
              * after the first (a per-row count is not in the trace) */
             double new_per_row = 0;
             if (have_locality)
-                new_per_row = q > 1 ? stat_at(t, h, s_adj) / (q - 1) : 0;
+                new_per_row = q > 1 ? ap_trace_head_value(t, h, s_adj) / (q - 1) : 0;
             else
                 estimated_locality = 1;
             /* Fetches per row. The buffer keeps what it holds until the
@@ -295,7 +289,7 @@ enum ap_status ap_sim_sprint(struct ap_sim_arch *a, const struct ap_trace *t, st
             /* busiest CORELET's share of a row: the trace's, or ideal interleaving */
             double share = 1.0 / C;
             if (C > 1 && have_cmax && hd->kept > 0) {
-                share = stat_at(t, h, s_cmax) / (double)hd->kept;
+                share = ap_trace_head_value(t, h, s_cmax) / (double)hd->kept;
                 if (share < 1.0 / C) share = 1.0 / C;
                 if (share > 1) share = 1;
             } else if (C > 1) {
@@ -318,7 +312,7 @@ enum ap_status ap_sim_sprint(struct ap_sim_arch *a, const struct ap_trace *t, st
             }
         } else {
             /* ---- baseline: padded rows and keys, no prediction */
-            double pq = s_padq >= 0 ? stat_at(t, h, s_padq) : 0, pk = s_padk >= 0 ? stat_at(t, h, s_padk) : 0;
+            double pq = ap_trace_head_value(t, h, s_padq), pk = ap_trace_head_value(t, h, s_padk);
             if (s_padq < 0 || s_padk < 0) no_padding_stats = 1;
             rows = q + (int32_t)pq, keys = hd->keys + (int32_t)pk;
             if (rows > T) rows = T;

@@ -430,6 +430,10 @@ int32_t ap_trace_layer_stat(const struct ap_trace *t, const char *name) {
     return -1;
 }
 
+double ap_trace_head_value(const struct ap_trace *t, int64_t h, int32_t col) {
+    return col >= 0 && col < t->P ? t->head_stats[h * t->P + col] : 0.0;
+}
+
 const char *ap_trace_param(const struct ap_trace *t, const char *key) {
     for (int32_t i = 0; i < t->n_params; i++)
         if (strcmp(t->param_keys[i], key) == 0) return t->param_values[i];
@@ -454,4 +458,12 @@ void ap_trace_close(struct ap_trace *trace) {
     if (!trace) return;
     ap_trace_free(trace);
     free(trace);
+}
+
+double ap_trace_param_num(const struct ap_trace *t, const char *key, double def) {
+    const char *v = ap_trace_param(t, key);
+    if (!v) return def;
+    char *end;
+    double x = strtod(v, &end);
+    return end != v ? x : def;
 }

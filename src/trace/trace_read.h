@@ -62,7 +62,14 @@ void ap_trace_free(struct ap_trace *t);
 int32_t ap_trace_head_stat(const struct ap_trace *t, const char *name);
 int32_t ap_trace_layer_stat(const struct ap_trace *t, const char *name);
 
+/* Statistic column col (from ap_trace_head_stat) of head record h, or 0
+ * when the trace has no such column (col < 0). */
+double ap_trace_head_value(const struct ap_trace *t, int64_t h, int32_t col);
+
 /* A method parameter's value as written in trace.json, or NULL. */
 const char *ap_trace_param(const struct ap_trace *t, const char *key);
+
+/* The same as a number, or def when missing or not a number. */
+double ap_trace_param_num(const struct ap_trace *t, const char *key, double def);
 
 #endif
