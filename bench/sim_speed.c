@@ -6,7 +6,6 @@
  *
  *   build/bench/sim_speed [CONFIG_DIR] [SPEC] [R]
  *   default: configs 'S=512,d=64,layers=12,heads=12,density=0.25' 5 */
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +19,6 @@ static int cmp_double(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 int main(int argc, char **argv) {
     const char *dir = argc > 1 ? argv[1] : "configs";
@@ -34,26 +32,12 @@ int main(int argc, char **argv) {
         return 1;
     }
     double synth_s = ap_time_now() - t0;
-    DIR *d = opendir(dir);
-    if (!d) {
-        fprintf(stderr, "sim_speed: cannot open %s\n", dir);
+    char **paths = NULL;
+    int32_t n = 0;
+    if (ap_sim_accelerators(dir, &paths, &n) != AP_OK) {
+        fprintf(stderr, "sim_speed: %s\n", ap_last_error());
         return 1;
     }
-    char *paths[128];
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) && n < 128) {
-        size_t len = strlen(e->d_name);
-        if (len < 5 || strcmp(e->d_name + len - 4, ".ini") != 0) continue;
-        char p[1024];
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        struct ap_sim_arch a;
-        int accel = ap_sim_arch_load(p, &a) == AP_OK && a.baseline_path[0];
-        ap_sim_arch_free(&a);
-        if (accel) paths[n++] = strdup(p);
-    }
-    closedir(d);
-    qsort(paths, (size_t)n, sizeof paths[0], cmp_str);
     printf("trace %s: %d x %d x %d heads, synthesized in %.3f s\n", spec, t.N, t.L, t.H, synth_s);
     printf("%-28s %12s\n", "configuration (+ baseline)", "median_ms");
     double *tot = calloc((size_t)R, sizeof *tot), *one = calloc((size_t)R, sizeof *one);
@@ -74,7 +58,7 @@ int main(int argc, char **argv) {
     qsort(tot, (size_t)R, sizeof *tot, cmp_double);
     printf("all %d accelerators and their baselines: median %.3f s (min %.3f, max %.3f) over %d runs\n", n, tot[R / 2],
            tot[0], tot[R - 1], R);
-    for (int i = 0; i < n; i++) free(paths[i]);
+    ap_sim_paths_free(paths, n);
     free(tot), free(one), free(r);
     ap_trace_free(&t);
     return 0;

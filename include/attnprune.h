@@ -391,6 +391,13 @@ enum ap_status ap_sim_simulate(const char *arch_path, const struct ap_trace *tra
                                char **json, char **csv_row);
 const char *ap_sim_csv_columns(void);
 
+/* The accelerator configurations in dir: every .ini whose [arch] names a
+ * baseline (baselines themselves run through them), sorted by file name.
+ * *paths holds *n malloc'ed paths; free with ap_sim_paths_free. A
+ * configuration that does not load is an error naming it. */
+enum ap_status ap_sim_accelerators(const char *dir, char ***paths, int32_t *n);
+void ap_sim_paths_free(char **paths, int32_t n);
+
 /* ------------------------------------------------------------------- .npy */
 
 /* Write a C-order float32 .npy of the given shape (ndim <= 8) atomically:

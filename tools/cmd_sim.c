@@ -1,6 +1,5 @@
 /* cmd_sim.c — attnprune sim: one accelerator (and its baseline) on a trace;
  * attnprune compare: every configured accelerator on one trace, one table. */
-#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -120,28 +119,6 @@ static void compare_help(FILE *f) {
             "  -h, --help           this text\n");
 }
 
-static int by_name(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
-
-/* Does the configuration file name a baseline? (a cheap textual test to
- * pick the accelerators; the simulator parses the file properly) */
-static int names_baseline(const char *path) {
-    FILE *f = fopen(path, "r");
-    if (!f) return 0;
-    char line[1024];
-    int found = 0;
-    while (!found && fgets(line, sizeof line, f)) {
-        const char *p = line;
-        while (*p == ' ' || *p == '\t') p++;
-        if (strncmp(p, "baseline", 8) == 0) {
-            p += 8;
-            while (*p == ' ' || *p == '\t') p++;
-            found = *p == '=';
-        }
-    }
-    fclose(f);
-    return found;
-}
-
 int ap_cmd_compare(int argc, char **argv) {
     static const struct option opts[] = {{"trace", required_argument, 0, 'T'}, {"configs", required_argument, 0, 'C'},
                                          {"csv", required_argument, 0, 'c'},   {"help", no_argument, 0, 'h'},
@@ -160,25 +137,16 @@ int ap_cmd_compare(int argc, char **argv) {
     }
     if (optind < argc) return ap_cli_usage_error("compare", "unexpected argument '%s'", argv[optind]);
     if (!trace_dir) return ap_cli_usage_error("compare", "--trace DIR is required");
-    DIR *dir = opendir(configs);
-    if (!dir) return ap_cli_fail("compare", "%s: cannot open the configuration folder: %s", configs, strerror(errno));
-    char *paths[256];
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(dir)) && n < 256) {
-        size_t len = strlen(e->d_name);
-        if (len < 5 || strcmp(e->d_name + len - 4, ".ini") != 0) continue;
-        char path[4200];
-        snprintf(path, sizeof path, "%s/%s", configs, e->d_name);
-        if (!names_baseline(path)) continue;
-        paths[n] = strdup(path);
-        if (paths[n]) n++;
+    char **paths = NULL;
+    int32_t n = 0;
+    enum ap_status st = ap_sim_accelerators(configs, &paths, &n);
+    if (st != AP_OK) return ap_cli_fail_status("compare", st);
+    if (n == 0) {
+        ap_sim_paths_free(paths, n);
+        return ap_cli_fail("compare", "%s: no accelerator configuration (an .ini naming a baseline)", configs);
     }
-    closedir(dir);
-    if (n == 0) return ap_cli_fail("compare", "%s: no accelerator configuration (an .ini naming a baseline)", configs);
-    qsort(paths, (size_t)n, sizeof paths[0], by_name);
     struct ap_trace *trace = NULL;
-    enum ap_status st = ap_trace_open(trace_dir, &trace);
+    st = ap_trace_open(trace_dir, &trace);
     int rc = st == AP_OK ? AP_EXIT_OK : ap_cli_fail_status("compare", st);
     char *rows = NULL;
     size_t rows_len = 0;
@@ -211,6 +179,6 @@ int ap_cmd_compare(int argc, char **argv) {
     }
     free(rows);
     ap_trace_close(trace);
-    for (int i = 0; i < n; i++) free(paths[i]);
+    ap_sim_paths_free(paths, n);
     return rc;
 }

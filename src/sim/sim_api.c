@@ -1,5 +1,7 @@
 /* sim_api.c — the simulators behind the public API (attnprune.h): a trace
  * opened once, any number of configurations run on it. */
+#include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,4 +55,51 @@ enum ap_status ap_sim_simulate(const char *arch_path, const struct ap_trace *tra
     if (st != AP_OK && json) free(*json), *json = NULL;
     free(r);
     return st;
+}
+
+static int by_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+void ap_sim_paths_free(char **paths, int32_t n) {
+    for (int32_t i = 0; paths && i < n; i++) free(paths[i]);
+    free(paths);
+}
+
+enum ap_status ap_sim_accelerators(const char *dir, char ***paths, int32_t *n) {
+    *paths = NULL, *n = 0;
+    DIR *d = opendir(dir);
+    if (!d) return ap_error(AP_ERR_IO, "%s: cannot open the configuration folder: %s", dir, strerror(errno));
+    char **list = NULL;
+    int32_t count = 0, cap = 0;
+    enum ap_status st = AP_OK;
+    struct dirent *e;
+    while (st == AP_OK && (e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+        if (len < 5 || strcmp(e->d_name + len - 4, ".ini") != 0) continue;
+        char path[4200];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        struct ap_sim_arch a;
+        st = ap_sim_arch_load(path, &a);
+        int accelerator = st == AP_OK && a.baseline_path[0];
+        ap_sim_arch_free(&a);
+        if (!accelerator) continue;
+        if (count == cap) {
+            cap = cap ? 2 * cap : 16;
+            char **grown = realloc(list, sizeof *grown * (size_t)cap);
+            if (!grown) {
+                st = ap_error(AP_ERR_NOMEM, "%s: out of memory", dir);
+                break;
+            }
+            list = grown;
+        }
+        if (!(list[count] = strdup(path))) st = ap_error(AP_ERR_NOMEM, "%s: out of memory", dir);
+        else count++;
+    }
+    closedir(d);
+    if (st != AP_OK) {
+        ap_sim_paths_free(list, count);
+        return st;
+    }
+    if (count) qsort(list, (size_t)count, sizeof *list, by_name);
+    *paths = list, *n = count;
+    return AP_OK;
 }

@@ -303,3 +303,35 @@ TEST(sim_head_rows_spread_and_dense_ops) {
     CHECK_NEAR(ap_sim_dense_ops(&t), 100.0 * 6 * 16, 0);
     ap_trace_free(&t);
 }
+
+TEST(sim_accelerators_lists_configs_naming_a_baseline) {
+    char dir[] = "/tmp/ap_accel_XXXXXX";
+    REQUIRE(mkdtemp(dir) != NULL);
+    char p[128];
+    const char *arch = "[arch]\nkind = sanger\nclock_mhz = 500\nnode_nm = 55\n";
+    char with_base[256];
+    snprintf(with_base, sizeof with_base, "%sbaseline = z-base.ini\n", arch);
+    write_file(dir, "z-base.ini", arch, p, sizeof p);
+    write_file(dir, "b.ini", with_base, p, sizeof p);
+    write_file(dir, "a.ini", with_base, p, sizeof p);
+    write_file(dir, "notes.txt", "not a configuration", p, sizeof p);
+    char **paths = NULL;
+    int32_t n = -1;
+    CHECK_STATUS(ap_sim_accelerators(dir, &paths, &n), AP_OK);
+    REQUIRE(n == 2);
+    char want[160];
+    snprintf(want, sizeof want, "%s/a.ini", dir);
+    CHECK(strcmp(paths[0], want) == 0); /* sorted; the baseline itself is not listed */
+    snprintf(want, sizeof want, "%s/b.ini", dir);
+    CHECK(strcmp(paths[1], want) == 0);
+    ap_sim_paths_free(paths, n);
+    /* a configuration that does not load is an error naming it */
+    write_file(dir, "c.ini", "[arch]\nkind = tpu\n", p, sizeof p);
+    CHECK_STATUS(ap_sim_accelerators(dir, &paths, &n), AP_ERR_FORMAT);
+    CHECK(strstr(ap_last_error(), "c.ini") != NULL);
+    CHECK(paths == NULL && n == 0);
+    CHECK_STATUS(ap_sim_accelerators("/nonexistent/configs", &paths, &n), AP_ERR_IO);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0);
+}
