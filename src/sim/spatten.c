@@ -113,6 +113,26 @@ static double topk_estimate(double n, const struct sp_cfg *c, double *compared) 
     return cyc;
 }
 
+/* The top-k engine's cycles for one cascade decision after layer record li
+ * (tokens or heads: n active, n_next kept for the next layer): the trace's
+ * own cycle and round counts (columns col_cycles, col_rounds of layers.csv)
+ * when it has them, else a quick-select estimate when anything is pruned.
+ * Adds the candidates compared to *compared. */
+static double cascade_topk(const struct ap_trace *t, int64_t li, int32_t col_cycles, int32_t col_rounds, int32_t n,
+                           int32_t n_next, const struct sp_cfg *c, double *compared) {
+    if (col_cycles >= 0) {
+        const double cycles = t->layer_stats[li * t->Q + col_cycles];
+        const double rounds = col_rounds >= 0 ? t->layer_stats[li * t->Q + col_rounds] : 0;
+        *compared += fmax(0, cycles - rounds * c->topk_overhead) * c->topk_par;
+        return cycles;
+    }
+    if (n_next >= n) return 0;
+    double cm;
+    const double cycles = topk_estimate(n, c, &cm);
+    *compared += cm;
+    return cycles;
+}
+
 /* ------------------------------------------------------------ the model */
 
 /* Everything a run accumulates: the components, the event counts that
@@ -521,22 +541,8 @@ enum ap_status ap_sim_spatten(struct ap_sim_arch *a, const struct ap_trace *t, s
                 int32_t tok = t->tokens_active[li], tok_next = t->tokens_active[li + 1];
                 int32_t hs = t->heads_active[li], hs_next = t->heads_active[li + 1];
                 double cmp = 0;
-                if (c_ttc >= 0) {
-                    tk += t->layer_stats[li * t->Q + c_ttc];
-                    double rounds = c_ttr >= 0 ? t->layer_stats[li * t->Q + c_ttr] : 0;
-                    cmp += fmax(0, t->layer_stats[li * t->Q + c_ttc] - rounds * c->topk_overhead) * c->topk_par;
-                } else if (tok_next < tok) {
-                    double cm;
-                    tk += topk_estimate(tok, c, &cm), cmp += cm;
-                }
-                if (c_htc >= 0) {
-                    tk += t->layer_stats[li * t->Q + c_htc];
-                    double rounds = c_htr >= 0 ? t->layer_stats[li * t->Q + c_htr] : 0;
-                    cmp += fmax(0, t->layer_stats[li * t->Q + c_htc] - rounds * c->topk_overhead) * c->topk_par;
-                } else if (hs_next < hs) {
-                    double cm;
-                    tk += topk_estimate(hs, c, &cm), cmp += cm;
-                }
+                tk += cascade_topk(t, li, c_ttc, c_ttr, tok, tok_next, c, &cmp);
+                tk += cascade_topk(t, li, c_htc, c_htr, hs, hs_next, c, &cmp);
                 s->topk_cmp += cmp;
                 if (tk > 0) s->topk_filter += tok + hs;
             }
