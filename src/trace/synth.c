@@ -179,6 +179,8 @@ enum ap_status ap_trace_synthesize(const char *spec, struct ap_trace *out) {
     snprintf(out->architecture, sizeof out->architecture, "synthetic");
     snprintf(out->method, sizeof out->method, "synthetic");
     snprintf(out->method_spec, sizeof out->method_spec, "%s", spec ? spec : "");
+    snprintf(out->method_note, sizeof out->method_note,
+             "synthetic trace from published statistics (attnprune trace --synthetic)");
     out->N = N, out->L = L, out->H = H, out->T = T, out->d = (int32_t)s.d, out->D = (int32_t)(s.d * s.heads);
     out->causal = s.causal != 0;
     out->n_params = N_KEYS, out->P = N_HS, out->Q = N_LS;

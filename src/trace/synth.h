@@ -47,4 +47,8 @@ enum ap_status ap_trace_synthesize(const char *spec, struct ap_trace *out);
  * complete; an existing trace directory there is replaced. */
 enum ap_status ap_trace_save(const struct ap_trace *t, const char *dir);
 
+/* AP_ERR_IO when dir exists and is not a trace directory (ap_trace_save
+ * would refuse to replace it): for writers to check before long work. */
+enum ap_status ap_trace_dir_check(const char *dir);
+
 #endif

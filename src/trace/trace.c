@@ -9,21 +9,16 @@
  *                not computed: pruned tokens, pruned heads)
  *
  * Legend: N = chunks, L = layers, H = heads, T = tokens per chunk. */
-#include <cjson/cJSON.h>
-#include <dirent.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "core/error.h"
-#include "io/npy.h"
 #include "methods/method.h"
 #include "model/chunks.h"
 #include "model/model.h"
-#include "trace/trace_dir.h"
+#include "trace/synth.h"
+#include "trace/trace_read.h"
 
 #define AP_TRACE_DECODER_CHUNK 1024 /* default tokens per chunk of a decoder's trace */
 
@@ -67,46 +62,70 @@ static void on_layer(void *user, const struct ap_layer_view *view) {
     memcpy(t->layer_stats + (int64_t)view->layer * AP_METHOD_MAX_STATS, view->stats, sizeof view->stats);
 }
 
-/* trace.json: the method's parameters with defaults filled in from its table. */
-static cJSON *metadata(const struct ap_model *m, const char *spec, int64_t n_chunks, int32_t T) {
+/* Copy src into a trace field of cap bytes; a value that does not fit is an
+ * error (a trace never carries a truncated parameter). */
+static enum ap_status put(char *dst, size_t cap, const char *src, const char *what) {
+    if (strlen(src) >= cap) return ap_error(AP_ERR_INVALID_ARG, "trace: %s is longer than %zu bytes", what, cap - 1);
+    memcpy(dst, src, strlen(src) + 1);
+    return AP_OK;
+}
+
+/* The trace's metadata (trace.json): model, shapes, the method with every
+ * parameter resolved (defaults filled in from its table), statistic names;
+ * and its arrays sized for n_chunks. */
+static enum ap_status trace_init(struct ap_trace *tr, const struct ap_model *m, const char *spec, int64_t n_chunks,
+                                 int32_t T) {
     const struct ap_method_ops *ops = ap_method_ops_of(m->method);
-    cJSON *root = cJSON_CreateObject();
-    cJSON_AddStringToObject(root, "format", "attnprune-trace");
-    cJSON_AddNumberToObject(root, "version", 1);
-    cJSON_AddStringToObject(root, "model", m->info.name);
     const int decoder = m->info.arch == AP_ARCH_LLAMA;
-    cJSON_AddStringToObject(root, "architecture", decoder ? "llama-decoder" : "bert-encoder");
-    cJSON_AddNumberToObject(root, "layers", m->info.n_layers);
-    cJSON_AddNumberToObject(root, "heads", m->info.n_heads);
-    cJSON_AddNumberToObject(root, "head_dim", m->info.head_dim);
-    cJSON_AddNumberToObject(root, "hidden", m->info.hidden);
-    cJSON_AddNumberToObject(root, "chunks", (double)n_chunks);
-    cJSON_AddNumberToObject(root, "tokens_per_chunk", T);
-    cJSON_AddBoolToObject(root, "causal", decoder);
-    cJSON_AddStringToObject(root, "method", ops->name);
-    cJSON_AddStringToObject(root, "method_spec", spec ? spec : "dense");
-    cJSON_AddStringToObject(root, "method_paper", ops->paper);
-    cJSON_AddStringToObject(root, "method_note", m->info.method_note);
-    cJSON *params = cJSON_AddObjectToObject(root, "params");
+    const int32_t L = m->info.n_layers, H = m->info.n_heads;
+    enum ap_status st;
+    if ((st = put(tr->model, sizeof tr->model, m->info.name, "the model name")) != AP_OK ||
+        (st = put(tr->architecture, sizeof tr->architecture, decoder ? "llama-decoder" : "bert-encoder", "")) !=
+            AP_OK ||
+        (st = put(tr->method, sizeof tr->method, ops->name, "the method name")) != AP_OK ||
+        (st = put(tr->method_spec, sizeof tr->method_spec, spec ? spec : "dense", "the method spec")) != AP_OK ||
+        (st = put(tr->method_paper, sizeof tr->method_paper, ops->paper, "the method's paper")) != AP_OK ||
+        (st = put(tr->method_note, sizeof tr->method_note, m->info.method_note, "the method note")) != AP_OK)
+        return st;
+    tr->L = L, tr->H = H, tr->d = m->info.head_dim, tr->D = m->info.hidden, tr->N = (int32_t)n_chunks, tr->T = T;
+    tr->causal = decoder;
+    tr->n_params = ops->n_params, tr->P = ops->n_stats, tr->Q = ops->n_layer_stats;
+    const int64_t nh = n_chunks * L * H, nl = n_chunks * L;
+    tr->param_keys = calloc((size_t)(tr->n_params > 0 ? tr->n_params : 1), sizeof *tr->param_keys);
+    tr->param_values = calloc((size_t)(tr->n_params > 0 ? tr->n_params : 1), sizeof *tr->param_values);
+    tr->head_stat_names = calloc((size_t)(tr->P > 0 ? tr->P : 1), sizeof *tr->head_stat_names);
+    tr->layer_stat_names = calloc((size_t)(tr->Q > 0 ? tr->Q : 1), sizeof *tr->layer_stat_names);
+    tr->heads = calloc((size_t)(nh > 0 ? nh : 1), sizeof *tr->heads);
+    tr->head_stats = calloc((size_t)(nh * tr->P > 0 ? nh * tr->P : 1), sizeof *tr->head_stats);
+    tr->tokens_active = calloc((size_t)(nl > 0 ? nl : 1), sizeof *tr->tokens_active);
+    tr->heads_active = calloc((size_t)(nl > 0 ? nl : 1), sizeof *tr->heads_active);
+    tr->layer_stats = calloc((size_t)(nl * tr->Q > 0 ? nl * tr->Q : 1), sizeof *tr->layer_stats);
+    tr->rows = calloc((size_t)(nh * T > 0 ? nh * T : 1), sizeof *tr->rows);
+    if (!tr->param_keys || !tr->param_values || !tr->head_stat_names || !tr->layer_stat_names || !tr->heads ||
+        !tr->head_stats || !tr->tokens_active || !tr->heads_active || !tr->layer_stats || !tr->rows)
+        return ap_error(AP_ERR_NOMEM, "out of memory for a trace of %lld chunks", (long long)n_chunks);
     const char *colon = spec ? strchr(spec, ':') : NULL;
     for (int32_t i = 0; i < ops->n_params; i++) {
         const char *value = ops->params[i].def;
-        char given[1024];
+        char given[sizeof ((struct ap_param_iter *)0)->value];
         struct ap_param_iter it = {.p = colon ? colon + 1 : ""};
         while (ap_param_next(&it) == 1)
             if (strcmp(it.key, ops->params[i].key) == 0) {
                 snprintf(given, sizeof given, "%s", it.value);
                 value = given;
             }
-        cJSON_AddStringToObject(params, ops->params[i].key, value);
+        if ((st = put(tr->param_keys[i], AP_TRACE_NAME_MAX, ops->params[i].key, "a parameter name")) != AP_OK ||
+            (st = put(tr->param_values[i], AP_TRACE_VALUE_MAX, value, ops->params[i].key)) != AP_OK)
+            return st;
     }
-    cJSON *hs = cJSON_AddArrayToObject(root, "head_stats");
-    for (int32_t i = 0; i < ops->n_stats; i++) cJSON_AddItemToArray(hs, cJSON_CreateString(ops->stat_names[i]));
-    cJSON *ls = cJSON_AddArrayToObject(root, "layer_stats");
-    for (int32_t i = 0; i < ops->n_layer_stats; i++)
-        cJSON_AddItemToArray(ls, cJSON_CreateString(ops->layer_stat_names[i]));
-    cJSON_AddStringToObject(root, "files", "heads.csv layers.csv rows.npy");
-    return root;
+    for (int32_t i = 0; i < tr->P; i++)
+        if ((st = put(tr->head_stat_names[i], AP_TRACE_NAME_MAX, ops->stat_names[i], "a statistic name")) != AP_OK)
+            return st;
+    for (int32_t i = 0; i < tr->Q; i++)
+        if ((st = put(tr->layer_stat_names[i], AP_TRACE_NAME_MAX, ops->layer_stat_names[i], "a statistic name")) !=
+            AP_OK)
+            return st;
+    return AP_OK;
 }
 
 enum ap_status ap_trace_write(const char *model_dir, const char *text_path, const char *spec,
@@ -130,48 +149,33 @@ enum ap_status ap_trace_write(const char *model_dir, const char *text_path, cons
         if ((st = ap_model_load(model_dir, mp, &m)) != AP_OK) return st;
     }
     const int32_t L = m->info.n_layers, H = m->info.n_heads, T = m->info.max_tokens;
-    const struct ap_method_ops *ops = ap_method_ops_of(m->method);
-    char *text = NULL, tmp[4200], path[4300];
+    char *text = NULL;
     size_t len = 0;
-    int32_t *ids = NULL, *all_rows = NULL;
+    int32_t *ids = NULL;
     int64_t n_chunks = 0;
-    FILE *fh = NULL, *fl = NULL;
     struct trace_obs t = {.L = L, .H = H, .T = T};
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", out_dir, (long)getpid());
-    st = ap_read_text_file(text_path, &text, &len);
+    struct ap_trace tr;
+    memset(&tr, 0, sizeof tr);
+    st = ap_trace_dir_check(out_dir); /* before the model runs, not after */
+    if (st == AP_OK) st = ap_read_text_file(text_path, &text, &len);
     if (st == AP_OK) {
         int64_t max_chunks = params.max_tokens ? (params.max_tokens + T - 1) / T : 0;
         st = ap_text_chunks(m->tok, text, len, T, max_chunks, text_path, &ids, &n_chunks);
     }
     free(text);
+    if (st == AP_OK) st = trace_init(&tr, m, spec, n_chunks, T);
     if (st == AP_OK) {
         t.heads = calloc((size_t)L * H, sizeof *t.heads);
         t.layer_stats = calloc((size_t)L * AP_METHOD_MAX_STATS, sizeof(double));
-        all_rows = calloc((size_t)n_chunks * L * H * T, sizeof(int32_t));
-        if (!t.heads || !t.layer_stats || !all_rows)
+        if (!t.heads || !t.layer_stats)
             st = ap_error(AP_ERR_NOMEM, "out of memory for a trace of %lld chunks", (long long)n_chunks);
-    }
-    if (st == AP_OK && mkdir(tmp, 0755) != 0) st = ap_error(AP_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
-    if (st == AP_OK) {
-        snprintf(path, sizeof path, "%s/heads.csv", tmp);
-        fh = fopen(path, "w");
-        snprintf(path, sizeof path, "%s/layers.csv", tmp);
-        fl = fopen(path, "w");
-        if (!fh || !fl) st = ap_error(AP_ERR_IO, "%s: cannot write: %s", tmp, strerror(errno));
-    }
-    if (st == AP_OK) {
-        fputs("chunk,layer,head,queries,keys,valid,kept", fh);
-        for (int32_t i = 0; i < ops->n_stats; i++) fprintf(fh, ",%s", ops->stat_names[i]);
-        fputc('\n', fh);
-        fputs("chunk,layer,tokens_active,heads_active", fl);
-        for (int32_t i = 0; i < ops->n_layer_stats; i++) fprintf(fl, ",%s", ops->layer_stat_names[i]);
-        fputc('\n', fl);
-        ap_model_set_observer(m, (struct ap_model_observer){.on_head = on_head, .on_layer = on_layer, .user = &t});
+        else
+            ap_model_set_observer(m, (struct ap_model_observer){.on_head = on_head, .on_layer = on_layer, .user = &t});
     }
     for (int64_t c = 0; st == AP_OK && c < n_chunks; c++) {
         memset(t.heads, 0, sizeof *t.heads * (size_t)L * H);
         memset(t.layer_stats, 0, sizeof(double) * (size_t)L * AP_METHOD_MAX_STATS);
-        t.rows = all_rows + c * L * H * T;
+        t.rows = tr.rows + c * L * H * T;
         if (decoder) {
             ap_model_reset(m);
             st = ap_model_decode(m, ids + c * T, T, NULL, NULL);
@@ -180,43 +184,26 @@ enum ap_status ap_trace_write(const char *model_dir, const char *text_path, cons
         }
         if (st != AP_OK) break;
         for (int32_t l = 0; l < L; l++) {
+            const int64_t li = c * L + l;
             int32_t heads_on = 0, tokens_on = 0;
             for (int32_t h = 0; h < H; h++) {
                 const struct head_rec *r = &t.heads[(int64_t)l * H + h];
                 heads_on += r->computed;
                 if (r->computed && r->queries > tokens_on) tokens_on = r->queries;
-                fprintf(fh, "%lld,%d,%d,%d,%d,%lld,%lld", (long long)c, l, h, r->queries, r->keys, (long long)r->valid,
-                        (long long)r->kept);
-                for (int32_t i = 0; i < ops->n_stats; i++) fprintf(fh, ",%.17g", r->stats[i]);
-                fputc('\n', fh);
+                const int64_t hi = li * H + h;
+                tr.heads[hi] = (struct ap_trace_head){.queries = r->queries, .keys = r->keys, .valid = r->valid,
+                                                      .kept = r->kept};
+                memcpy(tr.head_stats + hi * tr.P, r->stats, sizeof(double) * (size_t)tr.P);
             }
-            fprintf(fl, "%lld,%d,%d,%d", (long long)c, l, tokens_on, heads_on);
-            for (int32_t i = 0; i < ops->n_layer_stats; i++)
-                fprintf(fl, ",%.17g", t.layer_stats[(int64_t)l * AP_METHOD_MAX_STATS + i]);
-            fputc('\n', fl);
+            tr.tokens_active[li] = tokens_on, tr.heads_active[li] = heads_on;
+            memcpy(tr.layer_stats + li * tr.Q, t.layer_stats + (int64_t)l * AP_METHOD_MAX_STATS,
+                   sizeof(double) * (size_t)tr.Q);
         }
         if (params.progress) params.progress(params.progress_user, c + 1, n_chunks);
     }
-    if (fh && fclose(fh) != 0 && st == AP_OK) st = ap_error(AP_ERR_IO, "%s/heads.csv: write error", tmp);
-    if (fl && fclose(fl) != 0 && st == AP_OK) st = ap_error(AP_ERR_IO, "%s/layers.csv: write error", tmp);
-    if (st == AP_OK) {
-        const int64_t shape[4] = {n_chunks, L, H, T};
-        snprintf(path, sizeof path, "%s/rows.npy", tmp);
-        st = ap_npy_write(path, AP_DTYPE_I32, all_rows, shape, 4);
-    }
-    if (st == AP_OK) {
-        cJSON *meta = metadata(m, spec, n_chunks, T);
-        char *json = meta ? cJSON_Print(meta) : NULL;
-        cJSON_Delete(meta);
-        snprintf(path, sizeof path, "%s/trace.json", tmp);
-        FILE *f = json ? fopen(path, "w") : NULL;
-        if (!f || fputs(json, f) < 0 || fputc('\n', f) == EOF || fclose(f) != 0)
-            st = ap_error(AP_ERR_IO, "%s: write error", path);
-        free(json);
-    }
-    if (st == AP_OK) st = ap_trace_dir_replace(tmp, out_dir);
-    if (st != AP_OK) ap_trace_dir_discard(tmp); /* leave nothing half-written */
-    free(ids), free(all_rows), free(t.heads), free(t.layer_stats);
+    if (st == AP_OK) st = ap_trace_save(&tr, out_dir);
+    free(ids), free(t.heads), free(t.layer_stats);
+    ap_trace_free(&tr);
     ap_model_free(m);
     return st;
 }

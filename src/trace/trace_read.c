@@ -96,6 +96,8 @@ static enum ap_status parse_json(const char *json, size_t len, const char *label
         (st = copy_string(root, label, "architecture", 1, t->architecture, sizeof t->architecture)) != AP_OK ||
         (st = copy_string(root, label, "method", 1, t->method, sizeof t->method)) != AP_OK ||
         (st = copy_string(root, label, "method_spec", 0, t->method_spec, sizeof t->method_spec)) != AP_OK ||
+        (st = copy_string(root, label, "method_paper", 0, t->method_paper, sizeof t->method_paper)) != AP_OK ||
+        (st = copy_string(root, label, "method_note", 0, t->method_note, sizeof t->method_note)) != AP_OK ||
         (st = get_int(root, label, "layers", 1, AP_TRACE_MAX_DIM, &t->L)) != AP_OK ||
         (st = get_int(root, label, "heads", 1, AP_TRACE_MAX_DIM, &t->H)) != AP_OK ||
         (st = get_int(root, label, "head_dim", 1, AP_TRACE_MAX_DIM, &t->d)) != AP_OK ||

@@ -24,6 +24,7 @@ struct ap_trace_head {
 struct ap_trace {
     char model[AP_TRACE_VALUE_MAX], architecture[AP_TRACE_NAME_MAX];
     char method[AP_TRACE_NAME_MAX], method_spec[AP_TRACE_VALUE_MAX];
+    char method_paper[AP_TRACE_VALUE_MAX], method_note[1024]; /* how the method was set up (optional) */
     int32_t L, H, d, D, N, T;
     int32_t causal;
     int32_t n_params; /* params: method parameters, as strings */

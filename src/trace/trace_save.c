@@ -1,5 +1,8 @@
-/* trace_save.c — writing a trace held in memory (a synthetic one, or one
- * read and edited) in the trace format of docs/trace-format.md. */
+/* trace_save.c — the one writer of the trace format (docs/trace-format.md):
+ * any trace held in memory (a model's, assembled by ap_trace_write; a
+ * synthetic one; one read and edited), into a directory assembled under a
+ * temporary name and renamed when complete, so a reader never sees half a
+ * trace. */
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdio.h>
@@ -11,7 +14,50 @@
 #include "core/error.h"
 #include "io/npy.h"
 #include "trace/synth.h"
-#include "trace/trace_dir.h"
+
+static const char *const g_files[] = {"trace.json", "heads.csv", "layers.csv", "rows.npy"};
+
+/* Remove a partly written temporary trace directory (its trace files and
+ * the directory itself), ignoring what is not there. */
+static void dir_discard(const char *tmp_dir) {
+    char p[4300];
+    for (size_t i = 0; i < sizeof g_files / sizeof g_files[0]; i++) {
+        snprintf(p, sizeof p, "%s/%s", tmp_dir, g_files[i]);
+        unlink(p);
+    }
+    rmdir(tmp_dir);
+}
+
+enum ap_status ap_trace_dir_check(const char *out_dir) {
+    char p[4200];
+    struct stat sb;
+    if (stat(out_dir, &sb) == 0) {
+        snprintf(p, sizeof p, "%s/trace.json", out_dir);
+        if (stat(p, &sb) != 0)
+            return ap_error(AP_ERR_IO, "%s exists and is not a trace directory (no trace.json); not replacing it",
+                            out_dir);
+    }
+    return AP_OK;
+}
+
+/* Replace out_dir by tmp_dir (ap_trace_dir_check's rule: only a trace
+ * directory is replaced, and only its trace files are removed). */
+static enum ap_status dir_replace(const char *tmp_dir, const char *out_dir) {
+    char p[4200];
+    struct stat sb;
+    enum ap_status st = ap_trace_dir_check(out_dir);
+    if (st != AP_OK) return st;
+    if (stat(out_dir, &sb) == 0) {
+        for (size_t i = 0; i < sizeof g_files / sizeof g_files[0]; i++) {
+            snprintf(p, sizeof p, "%s/%s", out_dir, g_files[i]);
+            unlink(p);
+        }
+        if (rmdir(out_dir) != 0) return ap_error(AP_ERR_IO, "%s: cannot replace it: %s", out_dir, strerror(errno));
+    }
+    if (rename(tmp_dir, out_dir) != 0)
+        return ap_error(AP_ERR_IO, "cannot rename %s to %s: %s", tmp_dir, out_dir, strerror(errno));
+    return AP_OK;
+}
 
 static char *metadata_json(const struct ap_trace *t) {
     cJSON *root = cJSON_CreateObject();
@@ -29,11 +75,8 @@ static char *metadata_json(const struct ap_trace *t) {
     cJSON_AddBoolToObject(root, "causal", t->causal);
     cJSON_AddStringToObject(root, "method", t->method);
     cJSON_AddStringToObject(root, "method_spec", t->method_spec);
-    cJSON_AddStringToObject(root, "method_paper", "");
-    cJSON_AddStringToObject(root, "method_note",
-                            strcmp(t->method, "synthetic") == 0
-                                ? "synthetic trace from published statistics (attnprune trace --synthetic)"
-                                : "");
+    cJSON_AddStringToObject(root, "method_paper", t->method_paper);
+    cJSON_AddStringToObject(root, "method_note", t->method_note);
     cJSON *params = cJSON_AddObjectToObject(root, "params");
     for (int32_t i = 0; i < t->n_params; i++) cJSON_AddStringToObject(params, t->param_keys[i], t->param_values[i]);
     cJSON *hs = cJSON_AddArrayToObject(root, "head_stats");
@@ -84,7 +127,7 @@ static enum ap_status write_csvs(const struct ap_trace *t, const char *tmp) {
 enum ap_status ap_trace_save(const struct ap_trace *t, const char *dir) {
     char tmp[4200], path[4300];
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", dir, (long)getpid());
-    ap_trace_dir_discard(tmp); /* a leftover of this process id */
+    dir_discard(tmp); /* a leftover of this process id */
     if (mkdir(tmp, 0755) != 0) return ap_error(AP_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
     enum ap_status st = write_csvs(t, tmp);
     if (st == AP_OK && t->rows) {
@@ -102,7 +145,7 @@ enum ap_status ap_trace_save(const struct ap_trace *t, const char *dir) {
             st = ap_error(AP_ERR_IO, "%s: write error", path);
         free(json);
     }
-    if (st == AP_OK) st = ap_trace_dir_replace(tmp, dir);
-    if (st != AP_OK) ap_trace_dir_discard(tmp);
+    if (st == AP_OK) st = dir_replace(tmp, dir);
+    if (st != AP_OK) dir_discard(tmp);
     return st;
 }
